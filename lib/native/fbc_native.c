@@ -1,0 +1,228 @@
+/*
+ * fbc_native: a small N-API addon exposing OpenBLAS's row-major GEMM to Node.
+ *
+ *   sgemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)  Float32Array
+ *   dgemm(...same...)                                                    Float64Array
+ *       C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
+ *       op(A) is m x k, op(B) is k x n, C is m x n. Typed-array byteOffset is honoured
+ *       (callers may pass subarrays). Every length is checked against the dimensions and
+ *       leading dimensions before OpenBLAS is called: a mismatch throws a RangeError that
+ *       names the argument, so nothing is ever read or written out of bounds.
+ *   setThreads(n) -> number of threads now in use;  getThreads() -> number
+ *   info() -> { config, corename, threads, procs, parallel }
+ *
+ * Build: scripts/build-native.sh (node-gyp bundled with npm, Debian's libopenblas-dev).
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Throws the error of a failed N-API call unless one is already pending. */
+static void throw_last_error(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  const napi_extended_error_info* info = NULL;
+  napi_get_last_error_info(env, &info);
+  napi_throw_error(env, NULL,
+                   info && info->error_message ? info->error_message : "N-API call failed");
+}
+
+#define NAPI_CALL(env, call)                                                                  \
+  do {                                                                                        \
+    if ((call) != napi_ok) {                                                                  \
+      throw_last_error(env);                                                                  \
+      return NULL;                                                                            \
+    }                                                                                         \
+  } while (0)
+
+static bool type_error(napi_env env, const char* name, const char* what) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s must be %s", name, what);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
+}
+
+static bool range_error(napi_env env, const char* name, const char* fmt, int64_t a, int64_t b) {
+  char detail[120], msg[200];
+  snprintf(detail, sizeof detail, fmt, (long long)a, (long long)b);
+  snprintf(msg, sizeof msg, "%s: %s", name, detail);
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return false;
+}
+
+/* Argument readers: each returns false with a JS exception pending on failure. */
+
+static bool get_bool(napi_env env, napi_value v, const char* name, bool* out) {
+  if (napi_get_value_bool(env, v, out) != napi_ok) return type_error(env, name, "a boolean");
+  return true;
+}
+
+static bool get_number(napi_env env, napi_value v, const char* name, double* out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) return type_error(env, name, "a number");
+  return true;
+}
+
+/* A dimension or leading dimension: an integer in [lo, INT32_MAX]. */
+static bool get_int(napi_env env, napi_value v, const char* name, int64_t lo, int* out) {
+  double d;
+  if (!get_number(env, v, name, &d)) return false;
+  if (!(d >= (double)lo && d <= (double)INT32_MAX && d == (double)(int64_t)d)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s must be an integer >= %lld, got %g", name, (long long)lo, d);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *out = (int)d;
+  return true;
+}
+
+/* A typed array of the wanted element type; data points at element 0 (byteOffset applied). */
+static bool get_array(napi_env env, napi_value v, const char* name, napi_typedarray_type want,
+                      void** data, size_t* length) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok ||
+      type != want)
+    return type_error(env, name, want == napi_float32_array ? "a Float32Array" : "a Float64Array");
+  return true;
+}
+
+/* Elements needed by a rows x cols row-major matrix with leading dimension ld. */
+static int64_t needed(int rows, int cols, int ld) {
+  return rows == 0 || cols == 0 ? 0 : (int64_t)(rows - 1) * ld + cols;
+}
+
+static bool check_matrix(napi_env env, const char* name, const char* ldname, size_t length,
+                         int rows, int cols, int ld) {
+  if (ld < (cols > 1 ? cols : 1))
+    return range_error(env, ldname, "leading dimension %lld is less than max(1, %lld columns)",
+                       ld, cols);
+  int64_t need = needed(rows, cols, ld);
+  if ((int64_t)length < need)
+    return range_error(env, name, "array has %lld elements, the matrix needs %lld",
+                       (int64_t)length, need);
+  return true;
+}
+
+/* C = beta * C over an m x n block (beta = 0 writes zeros, whatever C held). */
+static void scale_c(bool dbl, int m, int n, double beta, void* C, int ldc) {
+  for (int i = 0; i < m; i++) {
+    if (dbl) {
+      double* c = (double*)C + (size_t)i * ldc;
+      for (int j = 0; j < n; j++) c[j] = beta == 0.0 ? 0.0 : beta * c[j];
+    } else {
+      float* c = (float*)C + (size_t)i * ldc;
+      const float b = (float)beta;
+      for (int j = 0; j < n; j++) c[j] = b == 0.0f ? 0.0f : b * c[j];
+    }
+  }
+}
+
+static napi_value gemm(napi_env env, napi_callback_info cbinfo, bool dbl) {
+  size_t argc = 13;
+  napi_value argv[13];
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 13) {
+    napi_throw_type_error(env, NULL,
+                          "gemm expects 13 arguments: (transA, transB, m, n, k, alpha, A, lda, B, "
+                          "ldb, beta, C, ldc)");
+    return NULL;
+  }
+  const napi_typedarray_type want = dbl ? napi_float64_array : napi_float32_array;
+  bool ta, tb;
+  int m, n, k, lda, ldb, ldc;
+  double alpha, beta;
+  void *A, *B, *C;
+  size_t lenA, lenB, lenC;
+  if (!get_bool(env, argv[0], "transA", &ta) || !get_bool(env, argv[1], "transB", &tb) ||
+      !get_int(env, argv[2], "m", 0, &m) || !get_int(env, argv[3], "n", 0, &n) ||
+      !get_int(env, argv[4], "k", 0, &k) || !get_number(env, argv[5], "alpha", &alpha) ||
+      !get_array(env, argv[6], "A", want, &A, &lenA) || !get_int(env, argv[7], "lda", 1, &lda) ||
+      !get_array(env, argv[8], "B", want, &B, &lenB) || !get_int(env, argv[9], "ldb", 1, &ldb) ||
+      !get_number(env, argv[10], "beta", &beta) ||
+      !get_array(env, argv[11], "C", want, &C, &lenC) || !get_int(env, argv[12], "ldc", 1, &ldc))
+    return NULL;
+  /* Stored shapes: A is m x k (k x m if transposed), B is k x n (n x k if transposed). */
+  if (!check_matrix(env, "A", "lda", lenA, ta ? k : m, ta ? m : k, lda) ||
+      !check_matrix(env, "B", "ldb", lenB, tb ? n : k, tb ? k : n, ldb) ||
+      !check_matrix(env, "C", "ldc", lenC, m, n, ldc))
+    return NULL;
+  if (m == 0 || n == 0) return NULL;
+  /* In BLAS, alpha = 0 (or k = 0) reads neither A nor B. OpenBLAS 0.3.21 (Debian 12, Cooperlake
+   * kernels) still let NaN in A or B into C for some transpose combinations: scale C here instead. */
+  if (k == 0 || (dbl ? alpha == 0.0 : (float)alpha == 0.0f)) {
+    if (beta != 1.0) scale_c(dbl, m, n, beta, C, ldc);
+    return NULL;
+  }
+
+  const enum CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans;
+  const enum CBLAS_TRANSPOSE opB = tb ? CblasTrans : CblasNoTrans;
+  if (dbl)
+    cblas_dgemm(CblasRowMajor, opA, opB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    cblas_sgemm(CblasRowMajor, opA, opB, m, n, k, (float)alpha, A, lda, B, ldb, (float)beta, C,
+                ldc);
+  return NULL; /* undefined */
+}
+
+static napi_value sgemm(napi_env env, napi_callback_info info) { return gemm(env, info, false); }
+static napi_value dgemm(napi_env env, napi_callback_info info) { return gemm(env, info, true); }
+
+static napi_value set_threads(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int n;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "setThreads expects 1 argument");
+    return NULL;
+  }
+  if (!get_int(env, argv[0], "n", 1, &n)) return NULL;
+  openblas_set_num_threads(n);
+  NAPI_CALL(env, napi_create_int32(env, openblas_get_num_threads(), &result));
+  return result;
+}
+
+static napi_value get_threads(napi_env env, napi_callback_info cbinfo) {
+  (void)cbinfo;
+  napi_value result;
+  NAPI_CALL(env, napi_create_int32(env, openblas_get_num_threads(), &result));
+  return result;
+}
+
+static napi_value info(napi_env env, napi_callback_info cbinfo) {
+  (void)cbinfo;
+  static const char* parallel[] = {"sequential", "pthreads", "openmp"};
+  int par = openblas_get_parallel();
+  napi_value obj, config, corename, threads, procs, model;
+  NAPI_CALL(env, napi_create_object(env, &obj));
+  NAPI_CALL(env, napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &config));
+  NAPI_CALL(env,
+            napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &corename));
+  NAPI_CALL(env, napi_create_int32(env, openblas_get_num_threads(), &threads));
+  NAPI_CALL(env, napi_create_int32(env, openblas_get_num_procs(), &procs));
+  NAPI_CALL(env, napi_create_string_utf8(env, par >= 0 && par <= 2 ? parallel[par] : "unknown",
+                                         NAPI_AUTO_LENGTH, &model));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "config", config));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "corename", corename));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "threads", threads));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "procs", procs));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "parallel", model));
+  return obj;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  const napi_property_descriptor props[] = {
+      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"info", NULL, info, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}

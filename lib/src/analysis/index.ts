@@ -1,0 +1,2 @@
+/** Analyses of trained networks and learning rules. */
+export * from "./alignment";

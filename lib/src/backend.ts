@@ -1,0 +1,91 @@
+/**
+ * TensorFlow.js start-up: picks the fastest backend that loads here, in the order
+ * tfjs-node-gpu (CUDA) > tfjs-node (native CPU) > wasm (SIMD) > cpu (plain JS),
+ * and reports which one is active and why each faster one was skipped.
+ *
+ * tfjs-node and tfjs-node-gpu are optional dependencies: their install script downloads
+ * libtensorflow, which fails on machines without that host, and npm then leaves them out.
+ * Set FBC_TF_BACKEND to one of the names below to force a backend.
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { oneOf } from "./validate";
+
+export const TF_BACKENDS = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+export type TfBackendName = (typeof TF_BACKENDS)[number];
+
+export interface BackendAttempt {
+  name: TfBackendName;
+  ok: boolean;
+  /** Why it was skipped, or what was loaded. */
+  detail: string;
+}
+
+export interface TfSession {
+  tf: typeof tfType;
+  /** tf.getBackend() after start-up: "tensorflow" for both native packages, else "wasm" or "cpu". */
+  backend: string;
+  chosen: TfBackendName;
+  attempts: BackendAttempt[];
+}
+
+let session: Promise<TfSession> | undefined;
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split("\n")[0].slice(0, 200);
+}
+
+async function tryBackend(name: TfBackendName): Promise<typeof tfType> {
+  switch (name) {
+    case "tensorflow-gpu":
+    case "tensorflow": {
+      // Each native package registers the "tensorflow" backend and re-exports tfjs.
+      const tf = require(name === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node") as typeof tfType;
+      if (!(await tf.setBackend("tensorflow"))) throw new Error("setBackend('tensorflow') returned false");
+      return tf;
+    }
+    case "wasm": {
+      const tf = require("@tensorflow/tfjs") as typeof tfType;
+      require("@tensorflow/tfjs-backend-wasm");
+      if (!(await tf.setBackend("wasm"))) throw new Error("setBackend('wasm') returned false");
+      return tf;
+    }
+    case "cpu": {
+      const tf = require("@tensorflow/tfjs") as typeof tfType;
+      if (!(await tf.setBackend("cpu"))) throw new Error("setBackend('cpu') returned false");
+      return tf;
+    }
+  }
+}
+
+async function start(order: readonly TfBackendName[]): Promise<TfSession> {
+  const attempts: BackendAttempt[] = [];
+  for (const name of order) {
+    try {
+      const tf = await tryBackend(name);
+      await tf.ready();
+      attempts.push({ name, ok: true, detail: `active (tfjs ${tf.version_core})` });
+      return { tf, backend: tf.getBackend(), chosen: name, attempts };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const detail = e?.code === "MODULE_NOT_FOUND" ? "package not installed (optional dependency; see environment.md)" : firstLine(err);
+      attempts.push({ name, ok: false, detail });
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start:\n${attempts.map((a) => `  ${a.name}: ${a.detail}`).join("\n")}`);
+}
+
+/**
+ * Starts TensorFlow.js once per process and returns the session (later calls return the same one).
+ * `FBC_TF_BACKEND=<name>` (or `prefer`) forces one backend.
+ */
+export function initTf(prefer?: TfBackendName): Promise<TfSession> {
+  const forced = prefer ?? (process.env.FBC_TF_BACKEND as TfBackendName | undefined);
+  if (forced !== undefined) oneOf(prefer ? "prefer" : "FBC_TF_BACKEND", forced, TF_BACKENDS);
+  if (!session) session = start(forced ? [forced] : TF_BACKENDS);
+  return session;
+}
+
+/** One line per backend tried, for notebooks and logs. */
+export function describeTf(s: TfSession): string {
+  return s.attempts.map((a) => `${a.ok ? "✓" : "✗"} ${a.name}: ${a.detail}`).join("\n");
+}

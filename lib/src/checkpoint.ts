@@ -1,0 +1,257 @@
+/**
+ * Versioned checkpoints in the safetensors layout: an 8-byte little-endian header length, a JSON
+ * header (tensor name -> dtype, shape, byte range; "__metadata__" -> strings), then the raw
+ * little-endian tensor bytes. Python reads them with `safetensors.numpy.load_file` or with plain
+ * numpy (scripts/load_checkpoint.py). Network parameters use the reference code's PyTorch
+ * state_dict names, so `model.load_state_dict` takes them directly.
+ *
+ * Metadata (all JSON strings): format, format_version, kind, config, rng (stream states), metrics,
+ * meta (seed, code version, creation time, ...). Files are written atomically (temp file + rename).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { execFileSync } from "child_process";
+import { FArray } from "./kernels";
+import { Network, PARAM_NAMES, ParamName, Params, networkConfig, paramShapes, NetworkConfig } from "./network";
+import { RngState } from "./rng";
+
+export const CHECKPOINT_FORMAT = "fbcontrol.checkpoint";
+export const CHECKPOINT_VERSION = 1;
+
+export type TensorData = Float32Array | Float64Array | Int32Array;
+export interface Tensor {
+  shape: number[];
+  data: TensorData;
+}
+
+export interface CheckpointContent {
+  /** What the file holds, e.g. "network". */
+  kind: string;
+  config: unknown;
+  tensors: Record<string, Tensor>;
+  rng?: Record<string, RngState>;
+  metrics?: unknown;
+  meta?: Record<string, unknown>;
+}
+
+export class CheckpointError extends Error {
+  constructor(readonly file: string, problem: string) {
+    super(`checkpoint ${file}: ${problem}`);
+    this.name = "CheckpointError";
+  }
+}
+
+const DTYPES = { F32: Float32Array, F64: Float64Array, I32: Int32Array } as const;
+type DTypeName = keyof typeof DTYPES;
+
+function dtypeName(data: TensorData): DTypeName {
+  if (data instanceof Float64Array) return "F64";
+  if (data instanceof Float32Array) return "F32";
+  return "I32";
+}
+
+/** Writes `bytes` to `file` atomically: a temp file in the same folder, fsync, then rename. */
+export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = fs.openSync(tmp, "w");
+  try {
+    fs.writeFileSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Serialises a checkpoint to bytes (safetensors layout). */
+export function encodeCheckpoint(content: CheckpointContent): Buffer {
+  // Widest dtype first, so every tensor starts aligned to its element size and the buffer has no holes.
+  const names = Object.keys(content.tensors).sort((a, b) => {
+    const wa = content.tensors[a].data.BYTES_PER_ELEMENT;
+    const wb = content.tensors[b].data.BYTES_PER_ELEMENT;
+    return wb - wa || (a < b ? -1 : a > b ? 1 : 0);
+  });
+  const header: Record<string, unknown> = {
+    __metadata__: {
+      format: CHECKPOINT_FORMAT,
+      format_version: String(CHECKPOINT_VERSION),
+      kind: content.kind,
+      config: JSON.stringify(content.config ?? null),
+      rng: JSON.stringify(content.rng ?? {}),
+      metrics: JSON.stringify(content.metrics ?? null),
+      meta: JSON.stringify(content.meta ?? {}),
+    },
+  };
+  let offset = 0;
+  for (const name of names) {
+    const t = content.tensors[name];
+    const n = t.shape.reduce((p, q) => p * q, 1);
+    if (n !== t.data.length) throw new Error(`tensor ${name}: shape [${t.shape}] needs ${n} entries, data has ${t.data.length}`);
+    header[name] = { dtype: dtypeName(t.data), shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, "utf8");
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let at = 8 + headerBytes.length;
+  for (const name of names) {
+    const d = content.tensors[name].data;
+    Buffer.from(d.buffer, d.byteOffset, d.byteLength).copy(out, at);
+    at += d.byteLength;
+  }
+  return out;
+}
+
+export function saveCheckpoint(file: string, content: CheckpointContent): void {
+  writeFileAtomic(file, encodeCheckpoint(content));
+}
+
+/** Parses checkpoint bytes; `file` only names the source in error messages. */
+export function decodeCheckpoint(bytes: Buffer, file = "<buffer>"): CheckpointContent {
+  if (bytes.length < 8) throw new CheckpointError(file, `truncated: ${bytes.length} bytes, not even the 8-byte header length`);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  if (8 + headerLength > bytes.length) {
+    throw new CheckpointError(file, `truncated: header says ${headerLength} header bytes but the file has ${bytes.length} bytes`);
+  }
+  let header: Record<string, any>;
+  try {
+    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8"));
+  } catch (err) {
+    throw new CheckpointError(file, `header is not valid JSON (${(err as Error).message}); not a checkpoint?`);
+  }
+  const meta = header.__metadata__ ?? {};
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(file, `not an ${CHECKPOINT_FORMAT} file (format ${JSON.stringify(meta.format)})`);
+  }
+  if (meta.format_version !== String(CHECKPOINT_VERSION)) {
+    throw new CheckpointError(file, `unknown format version ${JSON.stringify(meta.format_version)}; this code reads version ${CHECKPOINT_VERSION}`);
+  }
+  const dataStart = 8 + headerLength;
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const Ctor = DTYPES[entry.dtype as DTypeName];
+    if (!Ctor) throw new CheckpointError(file, `tensor ${name} has unsupported dtype ${JSON.stringify(entry.dtype)}`);
+    const [begin, end] = entry.data_offsets as [number, number];
+    const n = (entry.shape as number[]).reduce((p, q) => p * q, 1);
+    if (end - begin !== n * Ctor.BYTES_PER_ELEMENT) {
+      throw new CheckpointError(file, `tensor ${name}: shape [${entry.shape}] does not match its ${end - begin} bytes`);
+    }
+    if (dataStart + end > bytes.length) {
+      throw new CheckpointError(file, `truncated: tensor ${name} ends at byte ${dataStart + end} but the file has ${bytes.length} bytes`);
+    }
+    const copy = new Uint8Array(end - begin);
+    copy.set(bytes.subarray(dataStart + begin, dataStart + end));
+    tensors[name] = { shape: entry.shape, data: new Ctor(copy.buffer) };
+  }
+  const parse = (key: string) => {
+    try {
+      return JSON.parse(meta[key] ?? "null");
+    } catch {
+      throw new CheckpointError(file, `metadata field ${key} is not valid JSON`);
+    }
+  };
+  return { kind: meta.kind, config: parse("config"), tensors, rng: parse("rng") ?? {}, metrics: parse("metrics"), meta: parse("meta") ?? {} };
+}
+
+export function loadCheckpoint(file: string): CheckpointContent {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new CheckpointError(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return decodeCheckpoint(bytes, file);
+}
+
+/** The reference code's PyTorch state_dict name of each parameter. */
+export const TORCH_NAMES: Record<ParamName, string> = {
+  wIn: "rnn.weight_ih_l0",
+  wRec: "rnn.weight_hh_l0",
+  wOut: "output.weight",
+  bOut: "output.bias",
+  wFb: "feedback.weight",
+  b: "feedback.bias",
+  mask: "mask.weight",
+};
+
+export interface NetworkCheckpoint {
+  network: Network;
+  rng: Record<string, RngState>;
+  metrics: unknown;
+  meta: Record<string, unknown>;
+  /** Tensors other than the network's parameters (e.g. training curves). */
+  extra: Record<string, Tensor>;
+}
+
+export function saveNetwork(
+  file: string,
+  network: Network,
+  extras: { rng?: Record<string, RngState>; metrics?: unknown; meta?: Record<string, unknown>; tensors?: Record<string, Tensor> } = {},
+): void {
+  const shapes = paramShapes(network.config);
+  const tensors: Record<string, Tensor> = { ...(extras.tensors ?? {}) };
+  for (const name of PARAM_NAMES) tensors[TORCH_NAMES[name]] = { shape: shapes[name], data: network.params[name] };
+  saveCheckpoint(file, {
+    kind: "network",
+    config: network.config,
+    tensors,
+    rng: extras.rng,
+    metrics: extras.metrics,
+    meta: { codeVersion: codeVersion(), createdAt: new Date().toISOString(), ...(extras.meta ?? {}) },
+  });
+}
+
+export function loadNetwork(file: string): NetworkCheckpoint {
+  const ck = loadCheckpoint(file);
+  if (ck.kind !== "network") throw new CheckpointError(file, `holds a ${JSON.stringify(ck.kind)}, not a network`);
+  let config: NetworkConfig;
+  try {
+    config = networkConfig(ck.config as Partial<NetworkConfig>);
+  } catch (err) {
+    throw new CheckpointError(file, `invalid network config: ${(err as Error).message}`);
+  }
+  const shapes = paramShapes(config);
+  const params = {} as Params;
+  let dtype: string | undefined;
+  for (const name of PARAM_NAMES) {
+    const t = ck.tensors[TORCH_NAMES[name]];
+    if (!t) throw new CheckpointError(file, `missing tensor ${TORCH_NAMES[name]}`);
+    if (t.shape.join(",") !== shapes[name].join(",")) {
+      throw new CheckpointError(file, `tensor ${TORCH_NAMES[name]} has shape [${t.shape}], expected [${shapes[name]}] for N=${config.N}`);
+    }
+    if (t.data instanceof Int32Array) throw new CheckpointError(file, `tensor ${TORCH_NAMES[name]} must be F32 or F64`);
+    if (dtype && dtypeName(t.data) !== dtype) throw new CheckpointError(file, `tensor ${TORCH_NAMES[name]} is ${dtypeName(t.data)}, others are ${dtype}`);
+    dtype = dtypeName(t.data);
+    params[name] = t.data as FArray;
+  }
+  const extra: Record<string, Tensor> = {};
+  const own = new Set(Object.values(TORCH_NAMES));
+  for (const [name, t] of Object.entries(ck.tensors)) if (!own.has(name)) extra[name] = t;
+  return { network: { config, params }, rng: ck.rng ?? {}, metrics: ck.metrics, meta: ck.meta ?? {}, extra };
+}
+
+let cachedVersion: string | undefined;
+/** The git commit of the code (with "+dirty" for uncommitted changes), or "unknown" outside a git checkout. */
+export function codeVersion(): string {
+  if (cachedVersion === undefined) {
+    try {
+      const opts = { cwd: __dirname, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], encoding: "utf8" as const };
+      const sha = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], opts).trim();
+      const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], opts).trim() !== "";
+      cachedVersion = sha + (dirty ? "+dirty" : "");
+    } catch {
+      cachedVersion = "unknown";
+    }
+  }
+  return cachedVersion;
+}

@@ -1,0 +1,215 @@
+/**
+ * The pre-training loss (SPEC §4.2) and its exact gradient by backpropagation through time,
+ * through the feedback loop unless the rollout was made with detachFeedback.
+ *
+ *   L = mean(E^2) + rateWeight * mean(r^2) + paramWeight * (|W_in| + |W_out| + |b_out| + |W_fb| + |b|) + recWeight * |W_rec|
+ *
+ * E = [0, e_1 .. e_T] and r = [r_0 .. r_T] (T+1 steps; r_0 and E[0] are constants). |.| is the plain
+ * (unsquared) Frobenius norm as in the reference; penalty: "squared" uses |.|^2 instead (DEVIATIONS.md 4).
+ *
+ * Backward pass, with g_z = dL/dz and a_k the drive of step k (x_{k+1} = (1-a) x_k + a a_k):
+ *   g_e_k  = 2 e_k / |E| + g_e_{k+1} + (M o W_fb)^T g_a_{k+d}      (last term: feedback not detached)
+ *   g_y_k  = -dt g_e_k,   g_r_k = W_out^T g_y_k + 2 rateWeight r_k / |r| + W_rec^T g_a_k
+ *   g_x_k  = relu'(x_k) g_r_k + (1-a) g_x_{k+1},   g_a_{k-1} = a g_x_k
+ * and the weight gradients are sums of outer products over all steps, each done as one large product.
+ */
+import { gemm, FArray } from "./kernels";
+import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } from "./network";
+import { finite, oneOf, ParameterError } from "./validate";
+
+export interface LossConfig {
+  /** Weight of mean(r^2) ("beta1", 2e-3). */
+  rateWeight: number;
+  /** Weight of the norms of W_in, W_out, b_out, W_fb, b ("alpha1", 1e-3). */
+  paramWeight: number;
+  /** Weight of the norm of W_rec ("gamma1", 1e-3). */
+  recWeight: number;
+  /** "norm": plain Frobenius norm, as the reference; "squared": squared norm (classic L2). */
+  penalty: "norm" | "squared";
+}
+
+export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze({ rateWeight: 2e-3, paramWeight: 1e-3, recWeight: 1e-3, penalty: "norm" });
+
+export function lossConfig(overrides: Partial<LossConfig> = {}): LossConfig {
+  const c = { ...DEFAULT_LOSS, ...overrides };
+  finite("rateWeight", c.rateWeight);
+  finite("paramWeight", c.paramWeight);
+  finite("recWeight", c.recWeight);
+  oneOf("penalty", c.penalty, ["norm", "squared"]);
+  return c;
+}
+
+export interface LossValue {
+  total: number;
+  /** mean(E^2) */
+  task: number;
+  /** rateWeight * mean(r^2) */
+  rate: number;
+  /** the parameter penalty, all terms */
+  param: number;
+}
+
+/** Gradients of every parameter but the fixed mask; same shapes as the parameters. */
+export type Grads = Record<Exclude<ParamName, "mask">, FArray>;
+export const GRAD_NAMES = PARAM_NAMES.filter((n) => n !== "mask") as Exclude<ParamName, "mask">[];
+
+export function zeroGrads(net: Network): Grads {
+  const make = (n: number): FArray => (dtypeOf(net.params.wRec) === "float64" ? new Float64Array(n) : new Float32Array(n));
+  const g = {} as Grads;
+  for (const name of GRAD_NAMES) g[name] = make(net.params[name].length);
+  return g;
+}
+
+function norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+
+function penaltyWeight(name: ParamName, c: LossConfig): number {
+  return name === "wRec" ? c.recWeight : c.paramWeight;
+}
+
+/** The loss of a rollout (no gradient). */
+export function loss(net: Network, ro: Rollout, config: Partial<LossConfig> = {}): LossValue {
+  const c = lossConfig(config);
+  let se = 0;
+  for (let i = 0; i < ro.e.length; i++) se += ro.e[i] * ro.e[i];
+  let sr = 0;
+  for (let i = 0; i < ro.r.length; i++) sr += ro.r[i] * ro.r[i];
+  let param = 0;
+  for (const name of GRAD_NAMES) {
+    const n = norm(net.params[name]);
+    param += penaltyWeight(name, c) * (c.penalty === "norm" ? n : n * n);
+  }
+  const task = se / ro.e.length;
+  const rate = (c.rateWeight * sr) / ro.r.length;
+  return { total: task + rate + param, task, rate, param };
+}
+
+/** Scratch buffers for `lossGradient`, reusable across batches of the same shape. */
+export interface GradWorkspace {
+  key: string;
+  /** [T, B, N] adjoints of the drives a_0 .. a_{T-1}. */
+  ga: FArray;
+  /** [T+1, B, nOut] adjoints of the errors (index 0: the integrator's start e_0). */
+  ge: FArray;
+  /** [T+1, B, nOut] adjoints of the readouts y_0 .. y_T. */
+  gy: FArray;
+  gx: FArray;
+  gxNext: FArray;
+  gr: FArray;
+  geps: FArray;
+}
+
+function workspace(ro: Rollout, old?: GradWorkspace): GradWorkspace {
+  const key = `${dtypeOf(ro.x)}:${ro.T}:${ro.B}:${ro.N}:${ro.nOut}`;
+  if (old && old.key === key) return old;
+  const make = (n: number): FArray => (dtypeOf(ro.x) === "float64" ? new Float64Array(n) : new Float32Array(n));
+  const { T, B, N, nOut } = ro;
+  return {
+    key,
+    ga: make(T * B * N),
+    ge: make((T + 1) * B * nOut),
+    gy: make((T + 1) * B * nOut),
+    gx: make(B * N),
+    gxNext: make(B * N),
+    gr: make(B * N),
+    geps: make(B * nOut),
+  };
+}
+
+/**
+ * Writes dL/dtheta for every parameter but the mask into `grads` (overwriting it) and returns the loss.
+ * The gradient of W_fb is (dL/d(M o W_fb)) o M. Pass the previous `work` back to avoid reallocation.
+ */
+export function lossGradient(
+  net: Network,
+  ro: Rollout,
+  grads: Grads,
+  config: Partial<LossConfig> = {},
+  work?: GradWorkspace,
+): { value: LossValue; work: GradWorkspace } {
+  const c = lossConfig(config);
+  const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
+  const { T, B } = ro;
+  if (ro.N !== N || dtypeOf(ro.x) !== dtypeOf(net.params.wRec)) throw new ParameterError("ro", "rollout does not belong to this network");
+  const w = workspace(ro, work);
+  const { ga, ge, gy, gr, geps } = w;
+  let gx = w.gx;
+  let gxNext = w.gxNext;
+  const { wRec, wOut, mask } = net.params;
+  const F = effectiveFeedback(net);
+  const alpha = dt / tau;
+  const BN = B * N;
+  const BO = B * nOut;
+  const nE = ro.e.length;
+  const nR = ro.r.length;
+  const feedbackGrad = ro.feedback && !ro.detachFeedback;
+  const position = errorMode === "position";
+
+  // Direct terms of the task loss; ge[0] collects the adjoint of the integrator's start.
+  for (let i = 0; i < ge.length; i++) ge[i] = (2 * ro.e[i]) / nE;
+  gy.fill(0);
+  gxNext.fill(0);
+  const rateScale = (2 * c.rateWeight) / nR;
+
+  for (let k = T; k >= 1; k--) {
+    const geK = ge.subarray(k * BO, (k + 1) * BO);
+    const gyK = gy.subarray(k * BO, (k + 1) * BO);
+    for (let i = 0; i < BO; i++) gyK[i] = position ? -dt * geK[i] : -geK[i];
+    // g_r_k = W_out^T g_y_k (+ W_rec^T g_a_k when step k exists) + rate penalty
+    gemm(false, false, B, N, nOut, 1, gyK, nOut, wOut, N, 0, gr, N);
+    if (k < T && recurrent) gemm(false, false, B, N, N, 1, ga.subarray(k * BN, (k + 1) * BN), N, wRec, N, 1, gr, N);
+    const xK = ro.x.subarray(k * BN, (k + 1) * BN);
+    const rK = ro.r.subarray(k * BN, (k + 1) * BN);
+    const gaPrev = ga.subarray((k - 1) * BN, k * BN);
+    for (let i = 0; i < BN; i++) {
+      const g = (xK[i] > 0 ? gr[i] + rateScale * rK[i] : 0) + (1 - alpha) * gxNext[i];
+      gx[i] = g;
+      gaPrev[i] = alpha * g;
+    }
+    // The fed-back error eps_{k-1} = E[k-1-d] receives (M o W_fb)^T g_a_{k-1} (E[0] = 0 is a constant).
+    const target = k - 1 - fbDelay;
+    if (feedbackGrad && target >= 1) {
+      gemm(false, false, B, nOut, N, 1, gaPrev, N, F, nOut, 0, geps, nOut);
+      const geT = ge.subarray(target * BO, (target + 1) * BO);
+      for (let i = 0; i < BO; i++) geT[i] += geps[i];
+    }
+    if (position) {
+      const gePrev = ge.subarray((k - 1) * BO, k * BO);
+      for (let i = 0; i < BO; i++) gePrev[i] += geK[i];
+    }
+    const swap = gx;
+    gx = gxNext;
+    gxNext = swap;
+  }
+  w.gx = gx;
+  w.gxNext = gxNext;
+  // e_0 = y_0 under the reference's quirk, so y_0 receives the start's adjoint.
+  if (position && e0 === "readout") gy.set(ge.subarray(0, BO), 0);
+
+  // Weight gradients: one product each over all T (or T+1) steps.
+  const R = ro.r.subarray(0, T * BN);
+  gemm(true, false, N, N, T * B, 1, ga, N, R, N, 0, grads.wRec, N);
+  if (!recurrent) grads.wRec.fill(0);
+  gemm(true, false, N, nIn, T * B, 1, ga, N, ro.u, nIn, 0, grads.wIn, nIn);
+  gemm(true, false, N, nOut, T * B, ro.feedback ? 1 : 0, ga, N, ro.eps, nOut, 0, grads.wFb, nOut);
+  for (let i = 0; i < grads.wFb.length; i++) grads.wFb[i] *= mask[i];
+  gemm(true, false, nOut, N, (T + 1) * B, 1, gy, nOut, ro.r, N, 0, grads.wOut, N);
+  grads.b.fill(0);
+  for (let row = 0; row < T * B; row++) for (let i = 0; i < N; i++) grads.b[i] += ga[row * N + i];
+  grads.bOut.fill(0);
+  for (let row = 0; row < (T + 1) * B; row++) for (let o = 0; o < nOut; o++) grads.bOut[o] += gy[row * nOut + o];
+
+  // Parameter penalty.
+  for (const name of GRAD_NAMES) {
+    const p = net.params[name];
+    const n = norm(p);
+    const wgt = penaltyWeight(name, c);
+    const scale = c.penalty === "norm" ? (n > 0 ? wgt / n : 0) : 2 * wgt;
+    const g = grads[name];
+    for (let i = 0; i < g.length; i++) g[i] += scale * p[i];
+  }
+  return { value: loss(net, ro, c), work: w };
+}

@@ -1,0 +1,17 @@
+/**
+ * Notebook run mode. `npm test` executes every notebook with FBC_MODE=quick (small, fast versions
+ * of each computation); `npm run report` uses FBC_MODE=full (the shipped data, full sizes).
+ * Interactive sessions default to full.
+ */
+import { oneOf } from "./validate";
+
+export type RunMode = "quick" | "full";
+
+export function runMode(): RunMode {
+  return oneOf("FBC_MODE", process.env.FBC_MODE ?? "full", ["quick", "full"]);
+}
+
+/** `quick` in quick mode, else `full`. */
+export function byMode<T>(quick: T, full: T): T {
+  return runMode() === "quick" ? quick : full;
+}

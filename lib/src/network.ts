@@ -1,0 +1,387 @@
+/**
+ * The rate RNN with error-feedback control (SPEC §2).
+ *
+ *   x_{k+1} = (1-a) x_k + a (W_in u_k + W_rec r_k + [c_k] + b),   r = relu(x),  a = dt/tau
+ *   y_{k+1} = W_out r_{k+1} + b_out,   v_{k+1} = y_{k+1} + p_k      (p = external push)
+ *   e_{k+1} = e_k + dt (v*_k - v_{k+1})                              (position error; "velocity" mode: v*_k - v_{k+1})
+ *   c_k     = (M o W_fb) eps_k,   eps_k = E[k-d] for k >= d else 0,  E = [0, e_1, e_2, ...]
+ *
+ * The integrator starts at e_0 = y_0 (the reference's quirk, SPEC §2.2) unless config.e0 = "zero".
+ * Parameters are Float32Array (as the reference's float32 tensors) or Float64Array (for gradient checks);
+ * a rollout uses the type of its network's parameters throughout.
+ */
+import { gemm, FArray } from "./kernels";
+import { Rng } from "./rng";
+import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
+import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
+
+export interface NetworkConfig {
+  /** Recurrent units (400). */
+  N: number;
+  nIn: number;
+  nOut: number;
+  dt: number;
+  /** Neuron time constant in seconds (0.05); the leak is a = dt / tau. */
+  tau: number;
+  /** Probability that a feedback-mask entry is 1 (1: feedback control; 0: none). */
+  fbDensity: number;
+  /** Feedback delay d in steps (0). */
+  fbDelay: number;
+  /** Recurrent input W_rec r on (true) or off. */
+  recurrent: boolean;
+  /** Where the error integrator starts: "readout" (e_0 = W_out r_0 + b_out, the reference) or "zero". */
+  e0: "readout" | "zero";
+  /** "position": integrated velocity error (reaching); "velocity": instantaneous output error. */
+  errorMode: "position" | "velocity";
+  /** Initial pre-activations are U(-x0Scale, x0Scale) (0.1). */
+  x0Scale: number;
+}
+
+export const DEFAULT_NETWORK: Readonly<NetworkConfig> = Object.freeze({
+  N: 400,
+  nIn: N_INPUTS,
+  nOut: N_OUTPUTS,
+  dt: 0.01,
+  tau: 0.05,
+  fbDensity: 1,
+  fbDelay: 0,
+  recurrent: true,
+  e0: "readout",
+  errorMode: "position",
+  x0Scale: 0.1,
+});
+
+export type DType = "float32" | "float64";
+
+export interface Params<A extends FArray = FArray> {
+  /** [N, nIn] */
+  wIn: A;
+  /** [N, N]; wRec[i * N + j] is the weight from unit j to unit i. */
+  wRec: A;
+  /** [nOut, N] */
+  wOut: A;
+  /** [nOut] */
+  bOut: A;
+  /** [N, nOut] feedback (control) weights. */
+  wFb: A;
+  /** [N] hidden bias (the reference's feedback.bias; added even when feedback is off). */
+  b: A;
+  /** [N, nOut] fixed 0/1 feedback mask. */
+  mask: A;
+}
+
+export const PARAM_NAMES = ["wIn", "wRec", "wOut", "bOut", "wFb", "b", "mask"] as const;
+export type ParamName = (typeof PARAM_NAMES)[number];
+
+export interface Network<A extends FArray = FArray> {
+  config: NetworkConfig;
+  params: Params<A>;
+}
+
+export function networkConfig(overrides: Partial<NetworkConfig> = {}): NetworkConfig {
+  const c: NetworkConfig = { ...DEFAULT_NETWORK, ...overrides };
+  integer("N", c.N, 1);
+  integer("nIn", c.nIn, 1);
+  integer("nOut", c.nOut, 1);
+  positive("dt", c.dt);
+  positive("tau", c.tau);
+  if (c.dt > c.tau) throw new ParameterError("dt", `must be <= tau (${c.tau}) so that the leak dt/tau is at most 1, got ${c.dt}`);
+  inRange("fbDensity", c.fbDensity, 0, 1);
+  integer("fbDelay", c.fbDelay, 0);
+  if (typeof c.recurrent !== "boolean") throw new ParameterError("recurrent", `must be a boolean, got ${c.recurrent}`);
+  oneOf("e0", c.e0, ["readout", "zero"]);
+  oneOf("errorMode", c.errorMode, ["position", "velocity"]);
+  finite("x0Scale", c.x0Scale);
+  return c;
+}
+
+/** Shapes of every parameter, as [rows, cols] (vectors: [length]). */
+export function paramShapes(c: NetworkConfig): Record<ParamName, number[]> {
+  return {
+    wIn: [c.N, c.nIn],
+    wRec: [c.N, c.N],
+    wOut: [c.nOut, c.N],
+    bOut: [c.nOut],
+    wFb: [c.N, c.nOut],
+    b: [c.N],
+    mask: [c.N, c.nOut],
+  };
+}
+
+function alloc(dtype: DType, n: number): FArray {
+  return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+}
+
+export function dtypeOf(a: FArray): DType {
+  return a instanceof Float64Array ? "float64" : "float32";
+}
+
+/**
+ * A freshly initialised network (SPEC §2.1: PyTorch's default initialisation), drawn from `rng`
+ * in the reference's order: W_in, W_rec, W_out, b_out, W_fb, b, mask.
+ */
+export function initNetwork(config: Partial<NetworkConfig>, rng: Rng, dtype: DType = "float32"): Network {
+  const c = networkConfig(config);
+  oneOf("dtype", dtype, ["float32", "float64"]);
+  const shapes = paramShapes(c);
+  const size = (name: ParamName) => shapes[name].reduce((p, q) => p * q, 1);
+  const kRec = 1 / Math.sqrt(c.N); // nn.RNN and nn.Linear(N, .) bounds
+  const kFb = 1 / Math.sqrt(c.nOut); // nn.Linear(nOut, N) bounds
+  const uniform = (name: ParamName, k: number) => rng.fillUniform(alloc(dtype, size(name)), -k, k);
+  const wIn = uniform("wIn", kRec);
+  const wRec = uniform("wRec", kRec);
+  const wOut = uniform("wOut", kRec);
+  const bOut = uniform("bOut", kRec);
+  const wFb = uniform("wFb", kFb);
+  const b = uniform("b", kFb);
+  const mask = alloc(dtype, size("mask"));
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < c.fbDensity ? 1 : 0;
+  return { config: c, params: { wIn, wRec, wOut, bOut, wFb, b, mask } };
+}
+
+/** A deep copy, optionally converted to another dtype. */
+export function cloneNetwork(net: Network, dtype: DType = dtypeOf(net.params.wRec)): Network {
+  const params = {} as Params;
+  for (const name of PARAM_NAMES) {
+    const src = net.params[name];
+    const dst = alloc(dtype, src.length);
+    dst.set(src);
+    params[name] = dst;
+  }
+  return { config: { ...net.config }, params };
+}
+
+/** Throws unless every parameter has the length its shape requires and a single dtype. */
+export function checkParams(net: Network): void {
+  const shapes = paramShapes(net.config);
+  const dtype = dtypeOf(net.params.wRec);
+  for (const name of PARAM_NAMES) {
+    const a = net.params[name];
+    const n = shapes[name].reduce((p, q) => p * q, 1);
+    if (!(a instanceof Float32Array || a instanceof Float64Array)) throw new ParameterError(`params.${name}`, "must be a Float32Array or Float64Array");
+    if (a.length !== n) throw new ParameterError(`params.${name}`, `must have ${n} entries (shape [${shapes[name]}]), got ${a.length}`);
+    if (dtypeOf(a) !== dtype) throw new ParameterError(`params.${name}`, `must be ${dtype} like params.wRec`);
+  }
+}
+
+export interface SimulateOptions {
+  /** Control input on ("fb_in"; default true). The bias b is added either way. */
+  feedback?: boolean;
+  /**
+   * Treat the fed-back error as a constant for gradients ("error_detach"; default false). It does not
+   * change the forward pass; gradient code reads it from the rollout.
+   */
+  detachFeedback?: boolean;
+  /** Initial pre-activations [B, N]; otherwise drawn from `init` as U(-x0Scale, x0Scale). */
+  x0?: ArrayLike<number>;
+  /** Stream for the initial state (required unless x0 is given). */
+  init?: Rng;
+  /**
+   * Replay this fed-back error [T, B, nOut] instead of the network's own E[k-d] (open loop). The gradient
+   * of a replayed rollout's loss is what detachFeedback computes; tests use it to check that.
+   */
+  replayFeedback?: ArrayLike<number>;
+  /** A rollout of the same shape and dtype to overwrite instead of allocating a new one. */
+  reuse?: Rollout;
+}
+
+/** Everything a forward simulation produces, time-major ([steps, B, width]), in the network's dtype. */
+export interface Rollout<A extends FArray = FArray> {
+  T: number;
+  B: number;
+  N: number;
+  nOut: number;
+  feedback: boolean;
+  detachFeedback: boolean;
+  /** [T, B, nIn] inputs u_k. */
+  u: A;
+  /** [T, B, nOut] reference velocity v*_k and pushes p_k. */
+  ref: A;
+  push: A;
+  /** [T+1, B, N] pre-activations x_0..x_T ("hidden_raw"). */
+  x: A;
+  /** [T+1, B, N] rates r_0..r_T. */
+  r: A;
+  /** [T+1, B, nOut] raw readout y_0..y_T (y_0 = W_out r_0 + b_out). */
+  y: A;
+  /** [T+1, B, nOut] velocity v_k = y_k + p_{k-1} (v_0 = y_0). */
+  v: A;
+  /** [T+1, B, nOut] stored errors E: E[0] = 0, E[k] = e_k. The task loss is mean(E^2). */
+  e: A;
+  /** [B, nOut] the integrator's starting value e_0. */
+  e0: A;
+  /** [T, B, nOut] fed-back error eps_k. */
+  eps: A;
+  /** [T, B, N] control input c_k = (M o W_fb) eps_k (computed even when feedback is off). */
+  c: A;
+}
+
+function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, nOut: number): Rollout {
+  return {
+    T, B, N, nOut,
+    feedback: true,
+    detachFeedback: false,
+    u: alloc(dtype, T * B * nIn),
+    ref: alloc(dtype, T * B * nOut),
+    push: alloc(dtype, T * B * nOut),
+    x: alloc(dtype, (T + 1) * B * N),
+    r: alloc(dtype, (T + 1) * B * N),
+    y: alloc(dtype, (T + 1) * B * nOut),
+    v: alloc(dtype, (T + 1) * B * nOut),
+    e: alloc(dtype, (T + 1) * B * nOut),
+    e0: alloc(dtype, B * nOut),
+    eps: alloc(dtype, T * B * nOut),
+    c: alloc(dtype, T * B * N),
+  };
+}
+
+/** The effective feedback matrix M o W_fb. */
+export function effectiveFeedback(net: Network): FArray {
+  const { wFb, mask } = net.params;
+  const out = alloc(dtypeOf(wFb), wFb.length);
+  for (let i = 0; i < out.length; i++) out[i] = mask[i] * wFb[i];
+  return out;
+}
+
+/** Simulates the network on a batch of trials (SPEC §2.3, §11). */
+export function simulate(net: Network, batch: TrialBatch, options: SimulateOptions = {}): Rollout {
+  checkParams(net);
+  const cfg = net.config;
+  const { N, nIn, nOut, dt } = cfg;
+  const { T, B } = batch;
+  if (nIn !== N_INPUTS || nOut !== N_OUTPUTS) {
+    throw new ParameterError("config", `the reaching task needs nIn=${N_INPUTS}, nOut=${N_OUTPUTS}, got nIn=${nIn}, nOut=${nOut}`);
+  }
+  const dtype = dtypeOf(net.params.wRec);
+  let ro = options.reuse;
+  if (!ro || ro.T !== T || ro.B !== B || ro.N !== N || dtypeOf(ro.x) !== dtype) ro = newRollout(dtype, T, B, N, nIn, nOut);
+  ro.feedback = options.feedback ?? true;
+  ro.detachFeedback = options.detachFeedback ?? false;
+  ro.u.set(batch.inputs);
+  ro.ref.set(batch.reference);
+  ro.push.set(batch.pushes);
+
+  // Initial state x_0, r_0, y_0 and the integrator start e_0.
+  const BN = B * N;
+  const BO = B * nOut;
+  if (options.x0) {
+    if (options.x0.length !== BN) throw new ParameterError("x0", `must have B*N = ${BN} entries, got ${options.x0.length}`);
+    for (let i = 0; i < BN; i++) ro.x[i] = options.x0[i];
+  } else if (options.init) {
+    for (let i = 0; i < BN; i++) ro.x[i] = options.init.uniformIn(-cfg.x0Scale, cfg.x0Scale);
+  } else {
+    throw new ParameterError("init", "give an Rng for the initial state (options.init) or the initial state itself (options.x0)");
+  }
+  for (let i = 0; i < BN; i++) ro.r[i] = ro.x[i] > 0 ? ro.x[i] : 0;
+  readout(net, ro, 0);
+  ro.v.set(ro.y.subarray(0, BO));
+  ro.e.fill(0, 0, BO);
+  if (cfg.e0 === "readout") ro.e0.set(ro.y.subarray(0, BO));
+  else ro.e0.fill(0);
+
+  const replay = options.replayFeedback;
+  if (replay && replay.length !== T * BO) throw new ParameterError("replayFeedback", `must have T*B*nOut = ${T * BO} entries, got ${replay.length}`);
+  const wFbEff = effectiveFeedback(net);
+  for (let k = 0; k < T; k++) step(net, ro, k, wFbEff, replay);
+  return ro;
+}
+
+/** y_k = W_out r_k + b_out for every trial. */
+function readout(net: Network, ro: Rollout, k: number): void {
+  const { N, nOut } = net.config;
+  const B = ro.B;
+  const y = ro.y.subarray(k * B * nOut, (k + 1) * B * nOut);
+  gemm(false, true, B, nOut, N, 1, ro.r.subarray(k * B * N, (k + 1) * B * N), N, net.params.wOut, N, 0, y, nOut);
+  for (let i = 0; i < y.length; i++) y[i] += net.params.bOut[i % nOut];
+}
+
+/** Advances the rollout from step k to k+1. */
+function step(net: Network, ro: Rollout, k: number, wFbEff: FArray, replay?: ArrayLike<number>): void {
+  const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode } = net.config;
+  const { wIn, wRec, b } = net.params;
+  const B = ro.B;
+  const BN = B * N;
+  const BO = B * nOut;
+  const alpha = dt / tau;
+
+  // Fed-back error eps_k = E[k - d] (zero for k < d) and the control input c_k.
+  const eps = ro.eps.subarray(k * BO, (k + 1) * BO);
+  if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
+  else if (k < fbDelay) eps.fill(0);
+  else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
+  const c = ro.c.subarray(k * BN, (k + 1) * BN);
+  gemm(false, true, B, N, nOut, 1, eps, nOut, wFbEff, nOut, 0, c, N);
+
+  // Drive = W_in u_k + W_rec r_k, accumulated in x_{k+1}'s slot, then the leaky update.
+  const xPrev = ro.x.subarray(k * BN, (k + 1) * BN);
+  const xNext = ro.x.subarray((k + 1) * BN, (k + 2) * BN);
+  const rNext = ro.r.subarray((k + 1) * BN, (k + 2) * BN);
+  gemm(false, true, B, N, nIn, 1, ro.u.subarray(k * B * nIn, (k + 1) * B * nIn), nIn, wIn, nIn, 0, xNext, N);
+  if (recurrent) gemm(false, true, B, N, N, 1, ro.r.subarray(k * BN, (k + 1) * BN), N, wRec, N, 1, xNext, N);
+  const fb = ro.feedback ? 1 : 0;
+  for (let row = 0; row < B; row++) {
+    const o = row * N;
+    for (let i = 0; i < N; i++) {
+      const x = (1 - alpha) * xPrev[o + i] + alpha * (xNext[o + i] + fb * c[o + i] + b[i]);
+      xNext[o + i] = x;
+      rNext[o + i] = x > 0 ? x : 0;
+    }
+  }
+
+  // Readout, velocity with push, and the error.
+  readout(net, ro, k + 1);
+  const y = ro.y.subarray((k + 1) * BO, (k + 2) * BO);
+  const v = ro.v.subarray((k + 1) * BO, (k + 2) * BO);
+  const eNext = ro.e.subarray((k + 1) * BO, (k + 2) * BO);
+  const ePrev = k === 0 ? ro.e0 : ro.e.subarray(k * BO, (k + 1) * BO);
+  const ref = ro.ref.subarray(k * BO, (k + 1) * BO);
+  const push = ro.push.subarray(k * BO, (k + 1) * BO);
+  for (let i = 0; i < BO; i++) {
+    v[i] = y[i] + push[i];
+    eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
+  }
+}
+
+/** Task loss mean(E^2) over all T+1 stored steps, trials and output dimensions (SPEC §4.2). */
+export function taskLoss(ro: Rollout): number {
+  let s = 0;
+  for (let i = 0; i < ro.e.length; i++) s += ro.e[i] * ro.e[i];
+  return s / ro.e.length;
+}
+
+/** Per-trial mean squared position error, [B]. */
+export function trialErrors(ro: Rollout): Float64Array {
+  const { T, B, nOut } = ro;
+  const out = new Float64Array(B);
+  for (let k = 0; k <= T; k++) {
+    for (let b = 0; b < B; b++) {
+      for (let d = 0; d < nOut; d++) {
+        const e = ro.e[(k * B + b) * nOut + d];
+        out[b] += e * e;
+      }
+    }
+  }
+  for (let b = 0; b < B; b++) out[b] /= (T + 1) * nOut;
+  return out;
+}
+
+/** Mean squared rate over all T+1 steps, trials and units (the activity penalty's mean). */
+export function meanSquaredRate(ro: Rollout): number {
+  let s = 0;
+  for (let i = 0; i < ro.r.length; i++) s += ro.r[i] * ro.r[i];
+  return s / ro.r.length;
+}
+
+/**
+ * Hand positions [T+1, B, 2]: the start plus the running sum of dt * v, as the reference plots
+ * trajectories (position = cumulative dt * velocity from the start).
+ */
+export function handPositions(ro: Rollout, batch: TrialBatch, dt = batch.config.dt): Float64Array {
+  const { T, B } = ro;
+  const out = new Float64Array((T + 1) * B * 2);
+  out.set(batch.start);
+  for (let k = 1; k <= T; k++) {
+    for (let i = 0; i < B * 2; i++) out[k * B * 2 + i] = out[(k - 1) * B * 2 + i] + dt * ro.v[k * B * 2 + i];
+  }
+  return out;
+}

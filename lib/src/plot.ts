@@ -1,0 +1,224 @@
+// Plotly figures for tslab notebooks, rendered offline.
+//
+// `show` sends one display bundle with the Plotly MIME type (JupyterLab, VS Code) and a text/html fallback
+// (nbconvert HTML, classic notebooks). The first fallback of a kernel session inlines the minified plotly.js
+// bundle, so exported reports need no network.
+import { randomBytes } from "crypto";
+import { readFileSync } from "fs";
+
+/** A Plotly trace; the keys the builders set are typed, anything else Plotly accepts is allowed. */
+export interface Trace {
+  type?: string;
+  mode?: string;
+  name?: string;
+  x?: ArrayLike<number> | ArrayLike<string>;
+  y?: ArrayLike<number>;
+  line?: { color?: string; width?: number; dash?: string };
+  marker?: { color?: string; size?: number; symbol?: string };
+  opacity?: number;
+  xaxis?: string;
+  yaxis?: string;
+  legendgroup?: string;
+  showlegend?: boolean;
+  [key: string]: unknown;
+}
+
+export interface Figure {
+  data: any[];
+  layout?: any;
+  config?: any;
+}
+
+/** A display bundle: MIME type -> content. */
+export type MimeBundle = Record<string, unknown>;
+
+type WriteDisplayData = (msg: { data: MimeBundle; metadata: object; transient: object }, update: boolean) => void;
+
+// tslab's public `display.*` sends a single MIME type per output; several need the writer tslab installs
+// for the running cell. Required lazily so that the lib loads outside tslab (where this returns null).
+function tslabWriter(): WriteDisplayData | null {
+  try {
+    return require("tslab/dist/jupyter").lastWriteDisplayData ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Sends one display_data message carrying several MIME types. Returns false outside a tslab kernel. */
+export function displayBundle(data: MimeBundle): boolean {
+  const write = tslabWriter();
+  if (!write) return false;
+  write({ data, metadata: {}, transient: {} }, false);
+  return true;
+}
+
+// JSON text safe to embed in <script>: typed arrays become arrays (not objects), NaN becomes null (a gap in
+// Plotly), and "<" is escaped so that data cannot close the script element.
+function scriptJSON(value: unknown): string {
+  const json = JSON.stringify(value, (_key, v) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v));
+  return json.replace(/</g, "\\u003c");
+}
+
+let bundleInlined = false;
+
+function plotlyBundleTag(): string {
+  if (bundleInlined) return "";
+  bundleInlined = true;
+  const js = readFileSync(require.resolve("plotly.js-dist-min"), "utf8").replace(/<\/script/gi, "<\\/script");
+  return `<script type="text/javascript">${js}</script>\n`;
+}
+
+function figureHtml(json: string): string {
+  const id = "fbc-plot-" + randomBytes(6).toString("hex");
+  // Draw once window.Plotly exists (it normally does: this or an earlier output inlined it); give up after ~10 s.
+  return (
+    plotlyBundleTag() +
+    `<div id="${id}" class="fbc-plot"></div>\n<script type="text/javascript">\n` +
+    `(function () {\n` +
+    `  var fig = ${json}, tries = 0;\n` +
+    `  function draw() {\n` +
+    `    var el = document.getElementById("${id}");\n` +
+    `    if (window.Plotly && el) { window.Plotly.newPlot(el, fig.data, fig.layout, fig.config); return; }\n` +
+    `    if (++tries < 100) { setTimeout(draw, 100); return; }\n` +
+    `    if (el) el.textContent = "plotly.js is not loaded on this page: restart the kernel and run all cells.";\n` +
+    `  }\n` +
+    `  draw();\n` +
+    `})();\n</script>`
+  );
+}
+
+/**
+ * Displays a figure in the running tslab cell; a no-op outside tslab. Returns nothing on purpose: tslab
+ * echoes a cell's last value, which would print the whole figure as text.
+ */
+export function show(fig: Figure): void {
+  if (!tslabWriter()) return;
+  const json = scriptJSON({ data: fig.data, layout: fig.layout ?? {}, config: { responsive: true, ...fig.config } });
+  displayBundle({ "application/vnd.plotly.v1+json": JSON.parse(json), "text/html": figureHtml(json) });
+}
+
+/** Colour for target `k` of `n`, spaced around the hue circle (matching targets placed on a circle). */
+export function targetColor(k: number, n: number): string {
+  return `hsl(${Math.round((360 * k) / n)}, 70%, 45%)`;
+}
+
+/** One line per named series, sharing `x` (Plotly uses 0, 1, 2, ... when it is omitted). */
+export function lineTraces(series: Record<string, ArrayLike<number>>, x?: ArrayLike<number>): Trace[] {
+  return Object.entries(series).map(([name, y]) => ({ type: "scatter", mode: "lines", name, x, y }));
+}
+
+/** A 2-D path of one trial (e.g. hand position over time) and the index of its target. */
+export interface Trajectory {
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+  target: number;
+}
+
+/**
+ * One x/y line per trial, coloured by target; the legend shows one entry per target.
+ * `nTargets` defaults to the largest target index + 1.
+ */
+export function trajectoryTraces(
+  trials: Trajectory[],
+  opts: { nTargets?: number; width?: number; opacity?: number } = {},
+): Trace[] {
+  const n = opts.nTargets ?? Math.max(0, ...trials.map((t) => t.target)) + 1;
+  const seen = new Set<number>();
+  return trials.map((t) => {
+    const first = !seen.has(t.target);
+    seen.add(t.target);
+    return {
+      type: "scatter",
+      mode: "lines",
+      name: `target ${t.target}`,
+      x: t.x,
+      y: t.y,
+      line: { color: targetColor(t.target, n), width: opts.width ?? 1.5 },
+      opacity: opts.opacity ?? 0.8,
+      legendgroup: `target ${t.target}`,
+      showlegend: first,
+    };
+  });
+}
+
+/** Target positions as markers, in the colours `trajectoryTraces` uses. */
+export function targetMarkers(targets: ArrayLike<number>[], size = 14): Trace[] {
+  return Array.from(targets, (p, k) => ({
+    type: "scatter",
+    mode: "markers",
+    name: `target ${k}`,
+    x: [p[0]],
+    y: [p[1]],
+    marker: { color: targetColor(k, targets.length), size, symbol: "circle-open" },
+    legendgroup: `target ${k}`,
+    showlegend: false,
+  }));
+}
+
+/** Plotly axis ids of subplot `index` (0-based, row-major): "x", "y" for the first, then "x2", "y2", ... */
+export function subplotAxes(index: number): { xaxis: string; yaxis: string } {
+  const s = index === 0 ? "" : String(index + 1);
+  return { xaxis: "x" + s, yaxis: "y" + s };
+}
+
+/** Places traces on subplot `index` of a `grid` layout. */
+export function onSubplot(index: number, traces: Trace[]): Trace[] {
+  return traces.map((t) => ({ ...t, ...subplotAxes(index) }));
+}
+
+export interface GridOptions {
+  /** Subplot titles, row-major. */
+  titles?: string[];
+  /** Gap between subplots as a fraction of the figure (default 0.08 across, 0.12 down). */
+  xgap?: number;
+  ygap?: number;
+  /** Subplots (0-based) whose y scale is locked to their x scale, e.g. those showing 2-D trajectories. */
+  equalAspect?: number[];
+  /** Pixel size of one subplot (default 320 x 300). */
+  cellWidth?: number;
+  cellHeight?: number;
+}
+
+/** A layout with `rows` x `cols` independent subplots, filled row-major; use with `onSubplot`. */
+export function grid(rows: number, cols: number, opts: GridOptions = {}): Record<string, unknown> {
+  const xgap = opts.xgap ?? 0.08;
+  const ygap = opts.ygap ?? 0.12;
+  const w = (1 - xgap * (cols - 1)) / cols;
+  const h = (1 - ygap * (rows - 1)) / rows;
+  const layout: Record<string, unknown> = {
+    width: (opts.cellWidth ?? 320) * cols + 120,
+    height: (opts.cellHeight ?? 300) * rows + 80,
+    margin: { t: 40, b: 40, l: 50, r: 20 },
+  };
+  const annotations: object[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      const { xaxis, yaxis } = subplotAxes(i);
+      const x0 = c * (w + xgap);
+      const y1 = 1 - r * (h + ygap);
+      const key = (axis: string) => axis[0] + "axis" + axis.slice(1);
+      layout[key(xaxis)] = { domain: [x0, x0 + w], anchor: yaxis };
+      layout[key(yaxis)] = {
+        domain: [y1 - h, y1],
+        anchor: xaxis,
+        ...(opts.equalAspect?.includes(i) ? { scaleanchor: xaxis, scaleratio: 1 } : {}),
+      };
+      const title = opts.titles?.[i];
+      if (title) {
+        annotations.push({
+          text: title,
+          x: x0 + w / 2,
+          y: y1,
+          xref: "paper",
+          yref: "paper",
+          xanchor: "center",
+          yanchor: "bottom",
+          showarrow: false,
+        });
+      }
+    }
+  }
+  if (annotations.length) layout.annotations = annotations;
+  return layout;
+}

@@ -1,0 +1,314 @@
+/**
+ * The reaching task (SPEC §3, §5.1): random reaches and centre-out reaches with
+ * a sigmoidal position profile, their velocity targets, the 3 network input
+ * channels, optional velocity pushes (§3.6) and the visuomotor rotation.
+ *
+ * Every generator is a pure function of (parameters, rng). Arrays are
+ * time-major and row-major: entry (t, b, c) of a [T, B, C] array is at
+ * (t * B + b) * C + c. Data are float64, as in the reference's numpy generator.
+ */
+import { Rng } from "./rng";
+import { finite, integer, oneOf, positive, ParameterError } from "./validate";
+
+export interface ReachConfig {
+  /** Steps per trial (reference: 125). */
+  T: number;
+  /** Step size in seconds (0.01). */
+  dt: number;
+  /** Step of peak speed, "go_on" in the reference (70; the reference CLI fixes it, so there is no instructed delay: SPEC §3.3). */
+  goTime: number;
+  /** Half-length of the sigmoid ramp in steps ("go_to_peak", 50): movement runs over [goTime-50, goTime+50). */
+  rampHalfWidth: number;
+  /** Steepness of the sigmoid ("vel", 10). */
+  steepness: number;
+  /** Step at which the target cue (input channels 0-1) turns on ("stim_on", 20). */
+  stimOn: number;
+  /** Random reaches draw start and end from U(-workspace, workspace)^2 (6). */
+  workspace: number;
+  /** Centre-out target radius (5). */
+  radius: number;
+  /** Number of centre-out targets, at angles 2*pi*i/nTargets (8). */
+  nTargets: number;
+  /**
+   * The reference velocity fed to the error integrator lags the target velocity by this many steps.
+   * The reference code uses 1 for training batches and 0 for its test sets (SPEC §3.4); we use 1
+   * everywhere by default (DEVIATIONS.md, item 2).
+   */
+  referenceShift: number;
+}
+
+export const DEFAULT_REACH: Readonly<ReachConfig> = Object.freeze({
+  T: 125,
+  dt: 0.01,
+  goTime: 70,
+  rampHalfWidth: 50,
+  steepness: 10,
+  stimOn: 20,
+  workspace: 6,
+  radius: 5,
+  nTargets: 8,
+  referenceShift: 1,
+});
+
+export interface PushConfig {
+  /** Per trial and per output dimension, probability of one push ("pratio", 0.25). */
+  probability: number;
+  /** Added velocity during the push (10). */
+  amplitude: number;
+  /** The push covers steps [c - halfWidth, c + halfWidth) (5). */
+  halfWidth: number;
+  /** Push centre c is uniform over the integers in [onsetMin, onsetMax) (20, 190); pushes past T are cut off. */
+  onsetMin: number;
+  onsetMax: number;
+}
+
+export const DEFAULT_PUSH: Readonly<PushConfig> = Object.freeze({
+  probability: 0.25,
+  amplitude: 10,
+  halfWidth: 5,
+  onsetMin: 20,
+  onsetMax: 190,
+});
+
+export const TASK_NAMES = ["random", "random_pushed", "centre_out"] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+
+/** Number of input channels the network sees: target displacement (2) and the hold signal (1). */
+export const N_INPUTS = 3;
+export const N_OUTPUTS = 2;
+
+export interface TrialBatch {
+  task: TaskName;
+  config: ReachConfig;
+  T: number;
+  B: number;
+  /** [T, B, 3] network input: channels 0-1 = end - start from stimOn on, channel 2 = hold signal before goTime - rampHalfWidth. */
+  inputs: Float64Array;
+  /** [T, B, 2] target velocity (rotated when rotationDeg != 0). */
+  velocity: Float64Array;
+  /** [T, B, 2] target position (rotated about the start when rotationDeg != 0); for plots, not used by the network. */
+  position: Float64Array;
+  /** [T, B, 2] reference velocity for the error integrator: velocity shifted by config.referenceShift steps. */
+  reference: Float64Array;
+  /** [T, B, 2] external velocity pushes added to the network's output (zeros unless pushed). */
+  pushes: Float64Array;
+  /** [B, 2] start and (unrotated) end positions. */
+  start: Float64Array;
+  end: Float64Array;
+  /** [B] centre-out target index, or -1 for random reaches. */
+  targetId: Int32Array;
+  /** Counter-clockwise rotation applied to velocity, position and reference, in degrees. */
+  rotationDeg: number;
+}
+
+/** Validates a partial config and fills in the defaults. */
+export function reachConfig(overrides: Partial<ReachConfig> = {}): ReachConfig {
+  const c: ReachConfig = { ...DEFAULT_REACH, ...overrides };
+  integer("T", c.T, 1);
+  positive("dt", c.dt);
+  integer("rampHalfWidth", c.rampHalfWidth, 1);
+  integer("goTime", c.goTime, c.rampHalfWidth, c.T - c.rampHalfWidth);
+  positive("steepness", c.steepness);
+  integer("stimOn", c.stimOn, 0, c.T);
+  positive("workspace", c.workspace);
+  positive("radius", c.radius);
+  integer("nTargets", c.nTargets, 1);
+  integer("referenceShift", c.referenceShift, 0, c.T);
+  return c;
+}
+
+function validPush(overrides: Partial<PushConfig>): PushConfig {
+  const p: PushConfig = { ...DEFAULT_PUSH, ...overrides };
+  if (!(p.probability >= 0 && p.probability <= 1)) {
+    throw new ParameterError("push.probability", `must be in [0, 1], got ${p.probability}`);
+  }
+  finite("push.amplitude", p.amplitude);
+  integer("push.halfWidth", p.halfWidth, 1);
+  integer("push.onsetMin", p.onsetMin, 0);
+  integer("push.onsetMax", p.onsetMax, p.onsetMin + 1);
+  return p;
+}
+
+/** The sigmoidal position profile's fraction of the way covered at step t (0 before the ramp, 1 after). */
+export function rampFraction(t: number, c: ReachConfig): number {
+  const i = t - (c.goTime - c.rampHalfWidth);
+  const width = 2 * c.rampHalfWidth;
+  if (i < 0) return 0;
+  if (i >= width) return 1;
+  const xx = -1 + (2 * i) / width; // linspace(-1, 1, 2*halfWidth, endpoint=False)
+  return 1 / (1 + Math.exp(-c.steepness * xx));
+}
+
+function emptyBatch(task: TaskName, c: ReachConfig, B: number): TrialBatch {
+  const T = c.T;
+  return {
+    task,
+    config: c,
+    T,
+    B,
+    inputs: new Float64Array(T * B * N_INPUTS),
+    velocity: new Float64Array(T * B * 2),
+    position: new Float64Array(T * B * 2),
+    reference: new Float64Array(T * B * 2),
+    pushes: new Float64Array(T * B * 2),
+    start: new Float64Array(B * 2),
+    end: new Float64Array(B * 2),
+    targetId: new Int32Array(B).fill(-1),
+    rotationDeg: 0,
+  };
+}
+
+/** Fills positions, velocities, reference and inputs from batch.start / batch.end. */
+function fillTrajectories(batch: TrialBatch, holdSignal: number): TrialBatch {
+  const { T, B, config: c } = batch;
+  const frac = new Float64Array(T);
+  for (let t = 0; t < T; t++) frac[t] = rampFraction(t, c);
+  const holdEnd = c.goTime - c.rampHalfWidth;
+  for (let b = 0; b < B; b++) {
+    for (let d = 0; d < 2; d++) {
+      const s = batch.start[2 * b + d];
+      const delta = batch.end[2 * b + d] - s;
+      const at = (t: number) => (t * B + b) * 2 + d;
+      for (let t = 0; t < T; t++) batch.position[at(t)] = s + frac[t] * delta;
+      // np.gradient: central differences inside, one-sided at both ends.
+      for (let t = 0; t < T; t++) {
+        const lo = Math.max(t - 1, 0);
+        const hi = Math.min(t + 1, T - 1);
+        batch.velocity[at(t)] = hi === lo ? 0 : (batch.position[at(hi)] - batch.position[at(lo)]) / ((hi - lo) * c.dt);
+      }
+      for (let t = c.stimOn; t < T; t++) batch.inputs[(t * B + b) * N_INPUTS + d] = delta;
+    }
+    for (let t = 0; t < holdEnd; t++) batch.inputs[(t * B + b) * N_INPUTS + 2] = holdSignal;
+  }
+  fillReference(batch);
+  return batch;
+}
+
+function fillReference(batch: TrialBatch): void {
+  const { T, B } = batch;
+  const shift = batch.config.referenceShift;
+  batch.reference.fill(0);
+  batch.reference.set(batch.velocity.subarray(0, (T - shift) * B * 2), shift * B * 2);
+}
+
+/** B random reaches: start and end i.i.d. U(-workspace, workspace)^2 (SPEC §3.1). The hold signal is `workspace`. */
+export function randomReaches(B: number, rng: Rng, config: Partial<ReachConfig> = {}): TrialBatch {
+  integer("B", B, 1);
+  const c = reachConfig(config);
+  const batch = emptyBatch("random", c, B);
+  for (let b = 0; b < B; b++) {
+    batch.start[2 * b] = rng.uniformIn(-c.workspace, c.workspace);
+    batch.start[2 * b + 1] = rng.uniformIn(-c.workspace, c.workspace);
+    batch.end[2 * b] = rng.uniformIn(-c.workspace, c.workspace);
+    batch.end[2 * b + 1] = rng.uniformIn(-c.workspace, c.workspace);
+  }
+  return fillTrajectories(batch, c.workspace);
+}
+
+/** Centre-out reaches from (0, 0) to the given target indices (angle 2*pi*i/nTargets, radius `radius`). The hold signal is `radius`. */
+export function centreOut(targetIds: ArrayLike<number>, config: Partial<ReachConfig> = {}): TrialBatch {
+  const c = reachConfig(config);
+  integer("targetIds.length", targetIds.length, 1);
+  const batch = emptyBatch("centre_out", c, targetIds.length);
+  for (let b = 0; b < targetIds.length; b++) {
+    const id = integer(`targetIds[${b}]`, targetIds[b], 0, c.nTargets - 1);
+    const angle = (2 * Math.PI * id) / c.nTargets;
+    batch.targetId[b] = id;
+    batch.end[2 * b] = c.radius * Math.cos(angle);
+    batch.end[2 * b + 1] = c.radius * Math.sin(angle);
+  }
+  return fillTrajectories(batch, c.radius);
+}
+
+/** All nTargets centre-out reaches, in target order. */
+export function centreOutAll(config: Partial<ReachConfig> = {}): TrialBatch {
+  const c = reachConfig(config);
+  return centreOut(Array.from({ length: c.nTargets }, (_, i) => i), c);
+}
+
+/** B centre-out reaches to targets drawn uniformly from the nTargets. */
+export function centreOutRandom(B: number, rng: Rng, config: Partial<ReachConfig> = {}): TrialBatch {
+  integer("B", B, 1);
+  const c = reachConfig(config);
+  return centreOut(Array.from({ length: B }, () => rng.int(c.nTargets)), c);
+}
+
+/**
+ * Visuomotor rotation by `angleDeg` (SPEC §5.1): target velocity, position and reference turn
+ * counter-clockwise by +angle about the start; the network's cue input is NOT rotated, so the
+ * network must learn to produce R(angle) v* for the same cue. Returns a new batch.
+ */
+export function rotate(batch: TrialBatch, angleDeg: number): TrialBatch {
+  finite("angleDeg", angleDeg);
+  const phi = (angleDeg * Math.PI) / 180;
+  const cos = Math.cos(phi);
+  const sin = Math.sin(phi);
+  const out: TrialBatch = {
+    ...batch,
+    velocity: new Float64Array(batch.velocity.length),
+    position: new Float64Array(batch.position.length),
+    reference: new Float64Array(batch.reference.length),
+    rotationDeg: batch.rotationDeg + angleDeg,
+  };
+  const { T, B } = batch;
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      const i = (t * B + b) * 2;
+      const vx = batch.velocity[i];
+      const vy = batch.velocity[i + 1];
+      out.velocity[i] = cos * vx - sin * vy;
+      out.velocity[i + 1] = sin * vx + cos * vy;
+      const px = batch.position[i] - batch.start[2 * b];
+      const py = batch.position[i + 1] - batch.start[2 * b + 1];
+      out.position[i] = batch.start[2 * b] + cos * px - sin * py;
+      out.position[i + 1] = batch.start[2 * b + 1] + sin * px + cos * py;
+    }
+  }
+  fillReference(out);
+  return out;
+}
+
+/**
+ * Velocity pushes (SPEC §3.6): for each trial and output dimension independently, with probability
+ * `probability`, a push of `amplitude` over steps [c - halfWidth, c + halfWidth), c uniform in
+ * [onsetMin, onsetMax), cut off at T. Returns a new batch with task "random_pushed" for random reaches.
+ */
+export function addPushes(batch: TrialBatch, rng: Rng, push: Partial<PushConfig> = {}): TrialBatch {
+  const p = validPush(push);
+  const { T, B } = batch;
+  const pushes = new Float64Array(batch.pushes);
+  for (let b = 0; b < B; b++) {
+    for (let d = 0; d < 2; d++) {
+      if (!rng.bernoulli(p.probability)) continue;
+      const centre = p.onsetMin + rng.int(p.onsetMax - p.onsetMin);
+      for (let t = Math.max(centre - p.halfWidth, 0); t < Math.min(centre + p.halfWidth, T); t++) {
+        pushes[(t * B + b) * 2 + d] = p.amplitude;
+      }
+    }
+  }
+  return { ...batch, task: batch.task === "random" ? "random_pushed" : batch.task, pushes };
+}
+
+export interface TrialSpec {
+  task: TaskName;
+  /** Visuomotor rotation in degrees (counter-clockwise), 0 by default. */
+  rotationDeg?: number;
+  reach?: Partial<ReachConfig>;
+  push?: Partial<PushConfig>;
+}
+
+/** A batch of `B` trials of a named task, rotated by spec.rotationDeg. Unknown task names are rejected. */
+export function makeTrials(spec: TrialSpec, B: number, rng: Rng): TrialBatch {
+  const task = oneOf("task", spec.task, TASK_NAMES);
+  const rotation = finite("rotationDeg", spec.rotationDeg ?? 0);
+  let batch: TrialBatch;
+  if (task === "centre_out") batch = centreOutRandom(B, rng, spec.reach);
+  else batch = randomReaches(B, rng, spec.reach);
+  if (task === "random_pushed") batch = addPushes(batch, rng, spec.push);
+  return rotation === 0 ? batch : rotate(batch, rotation);
+}
+
+/** Entry (t, b, channel) of a time-major [T, B, C] array as a small helper for notebooks and tests. */
+export function at(array: ArrayLike<number>, B: number, C: number, t: number, b: number, channel: number): number {
+  return array[(t * B + b) * C + channel];
+}

@@ -1,0 +1,250 @@
+/**
+ * Pre-training by BPTT through the whole trial and the feedback loop (SPEC §4): fresh random reaches
+ * every batch, loss = mean(E^2) + 2e-3 mean(r^2) + 1e-3 (parameter norms), global-norm clipping at
+ * 0.2, Adam(1e-3). A `Pretrainer` holds everything needed to resume bit-for-bit: the network, Adam's
+ * moments, the random streams and the curves; `save`/`resume` put all of it in one checkpoint.
+ */
+import { FArray } from "./kernels";
+import { Adam, AdamConfig, clipGradNorm } from "./optim";
+import { GRAD_NAMES, Grads, GradWorkspace, LossConfig, LossValue, lossConfig, lossGradient, zeroGrads } from "./loss";
+import { Network, NetworkConfig, Rollout, initNetwork, networkConfig, simulate, taskLoss } from "./network";
+import { Rng, RngState } from "./rng";
+import { ReachConfig, TrialBatch, centreOutAll, makeTrials, reachConfig, rotate, TaskName, TASK_NAMES } from "./task";
+import { feedbackAlignment } from "./analysis/alignment";
+import { CheckpointError, Tensor, loadNetwork, saveNetwork } from "./checkpoint";
+import { integer, oneOf, positive } from "./validate";
+
+export interface PretrainConfig {
+  seed: number;
+  /** Number of batches (the reference's "epochs"): 5000. */
+  batches: number;
+  batchSize: number;
+  task: TaskName;
+  network: NetworkConfig;
+  reach: ReachConfig;
+  loss: LossConfig;
+  adam: AdamConfig;
+  clipNorm: number;
+  /** Train W_fb (default: exactly when the network has feedback, fbDensity > 0, as the reference). */
+  trainFeedback: boolean;
+  /** Backpropagate through the fed-back error (the reference's pre-training: true). */
+  gradientThroughFeedback: boolean;
+  /** Evaluate the test sets every this many batches (and at the end). */
+  evalEvery: number;
+  /** Rotation of the rotated centre-out test set, degrees. */
+  testRotationDeg: number;
+  /** Random reaches in the random test set. */
+  testTrials: number;
+}
+
+export function pretrainConfig(overrides: Partial<Omit<PretrainConfig, "network" | "reach" | "loss" | "adam">> & {
+  network?: Partial<NetworkConfig>;
+  reach?: Partial<ReachConfig>;
+  loss?: Partial<LossConfig>;
+  adam?: Partial<AdamConfig>;
+} = {}): PretrainConfig {
+  const network = networkConfig(overrides.network);
+  const c: PretrainConfig = {
+    seed: 0,
+    batches: 5000,
+    batchSize: 256,
+    task: "random",
+    clipNorm: 0.2,
+    trainFeedback: network.fbDensity > 0,
+    gradientThroughFeedback: true,
+    evalEvery: 10,
+    testRotationDeg: 30,
+    testTrials: 100,
+    ...overrides,
+    network,
+    reach: reachConfig(overrides.reach),
+    loss: lossConfig(overrides.loss),
+    adam: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...overrides.adam },
+  };
+  integer("seed", c.seed, 0);
+  integer("batches", c.batches, 0);
+  integer("batchSize", c.batchSize, 1);
+  oneOf("task", c.task, TASK_NAMES);
+  positive("clipNorm", c.clipNorm);
+  integer("evalEvery", c.evalEvery, 1);
+  integer("testTrials", c.testTrials, 1);
+  return c;
+}
+
+/** Columns of the per-batch training curve. */
+export const TRAIN_COLUMNS = ["batch", "loss", "task", "rate", "param", "gradNorm", "seconds"] as const;
+/** Columns of the evaluation curve (test losses are mean(E^2); "fb"/"nofb": feedback on/off). */
+export const EVAL_COLUMNS = ["batch", "centreOut_fb", "centreOut_nofb", "rotated_fb", "rotated_nofb", "random_fb", "random_nofb", "wfbAlignment"] as const;
+
+export interface TestSets {
+  centreOut: TrialBatch;
+  rotated: TrialBatch;
+  random: TrialBatch;
+}
+
+export function testSets(c: PretrainConfig): TestSets {
+  const centreOut = centreOutAll(c.reach);
+  return {
+    centreOut,
+    rotated: rotate(centreOut, c.testRotationDeg),
+    random: makeTrials({ task: "random", reach: c.reach }, c.testTrials, Rng.seeded(c.seed, "test")),
+  };
+}
+
+export type EvalRow = Record<(typeof EVAL_COLUMNS)[number], number>;
+
+/** Test losses of a network on the standard test sets, each with feedback on and off, from fixed initial states. */
+export function evaluate(net: Network, sets: TestSets, seed: number): EvalRow {
+  const run = (batch: TrialBatch, feedback: boolean) => taskLoss(simulate(net, batch, { feedback, init: Rng.seeded(seed, "eval-init") }));
+  return {
+    batch: NaN,
+    centreOut_fb: run(sets.centreOut, true),
+    centreOut_nofb: run(sets.centreOut, false),
+    rotated_fb: run(sets.rotated, true),
+    rotated_nofb: run(sets.rotated, false),
+    random_fb: run(sets.random, true),
+    random_nofb: run(sets.random, false),
+    wfbAlignment: feedbackAlignment(net),
+  };
+}
+
+export interface BatchResult {
+  batch: number;
+  value: LossValue;
+  gradNorm: number;
+  seconds: number;
+  eval?: EvalRow;
+}
+
+export class Pretrainer {
+  readonly sets: TestSets;
+  readonly adam: Adam;
+  private grads: Grads;
+  private rollout?: Rollout;
+  private work?: GradWorkspace;
+  /** Rows of TRAIN_COLUMNS and EVAL_COLUMNS so far. */
+  trainCurve: number[][] = [];
+  evalCurve: number[][] = [];
+
+  private constructor(
+    readonly config: PretrainConfig,
+    readonly net: Network,
+    readonly trials: Rng,
+    readonly init: Rng,
+  ) {
+    this.sets = testSets(config);
+    this.adam = new Adam(this.trainable(), config.adam);
+    this.grads = zeroGrads(net);
+  }
+
+  static create(config: PretrainConfig): Pretrainer {
+    const net = initNetwork(config.network, Rng.seeded(config.seed, "weights"));
+    return new Pretrainer(config, net, Rng.seeded(config.seed, "trials"), Rng.seeded(config.seed, "init"));
+  }
+
+  /** Continues from a checkpoint written by `save` (optionally with more batches in total). */
+  static resume(file: string, batches?: number): Pretrainer {
+    const ck = loadNetwork(file);
+    const saved = ck.meta.pretrain as PretrainConfig | undefined;
+    if (!saved) throw new CheckpointError(file, "has no pre-training state (meta.pretrain missing)");
+    const config = pretrainConfig({ ...saved, batches: batches ?? saved.batches });
+    const p = new Pretrainer(config, ck.network, Rng.fromState(ck.rng.trials), Rng.fromState(ck.rng.init));
+    const names = Object.keys(p.adam.m);
+    const tensor = (name: string): FArray => {
+      const t = ck.extra[name];
+      if (!t || t.data instanceof Int32Array) throw new CheckpointError(file, `missing optimiser tensor ${name}`);
+      return t.data;
+    };
+    p.adam.load({
+      t: Number(ck.meta.adamStep),
+      m: Object.fromEntries(names.map((n) => [n, tensor(`adam.m.${n}`)])),
+      v: Object.fromEntries(names.map((n) => [n, tensor(`adam.v.${n}`)])),
+    });
+    p.trainCurve = unstack(ck.extra["curves.train"], TRAIN_COLUMNS.length);
+    p.evalCurve = unstack(ck.extra["curves.eval"], EVAL_COLUMNS.length);
+    return p;
+  }
+
+  /** Batches done so far. */
+  get done(): number {
+    return this.adam.t;
+  }
+
+  private trainable(): Record<string, FArray> {
+    const names = GRAD_NAMES.filter((n) => n !== "wFb" || this.config.trainFeedback);
+    return Object.fromEntries(names.map((n) => [n, this.net.params[n]]));
+  }
+
+  /** One batch: fresh trials, forward, backward, clipping, Adam; evaluates every evalEvery batches. */
+  step(): BatchResult {
+    const c = this.config;
+    const t0 = performance.now();
+    const batch = makeTrials({ task: c.task, reach: c.reach }, c.batchSize, this.trials);
+    this.rollout = simulate(this.net, batch, { init: this.init, reuse: this.rollout, detachFeedback: !c.gradientThroughFeedback });
+    const { value, work } = lossGradient(this.net, this.rollout, this.grads, c.loss, this.work);
+    this.work = work;
+    const trainable = this.trainable();
+    const grads = Object.fromEntries(Object.keys(trainable).map((n) => [n, this.grads[n as keyof Grads]]));
+    const { norm } = clipGradNorm(Object.values(grads), c.clipNorm);
+    this.adam.step(trainable, grads);
+    const seconds = (performance.now() - t0) / 1000;
+    const batchIndex = this.done;
+    this.trainCurve.push([batchIndex, value.total, value.task, value.rate, value.param, norm, seconds]);
+    const result: BatchResult = { batch: batchIndex, value, gradNorm: norm, seconds };
+    if (batchIndex % c.evalEvery === 0 || batchIndex === c.batches) result.eval = this.evaluateNow();
+    return result;
+  }
+
+  /** Evaluates the test sets now and appends a row to the evaluation curve (once per batch count). */
+  evaluateNow(): EvalRow {
+    const row = { ...evaluate(this.net, this.sets, this.config.seed), batch: this.done };
+    const last = this.evalCurve[this.evalCurve.length - 1];
+    if (!last || last[0] !== this.done) this.evalCurve.push(EVAL_COLUMNS.map((k) => row[k]));
+    return row;
+  }
+
+  /** Writes the complete state atomically (network, optimiser, streams, curves, config). */
+  save(file: string, extraMeta: Record<string, unknown> = {}): void {
+    const tensors: Record<string, Tensor> = {
+      "curves.train": stack(this.trainCurve, TRAIN_COLUMNS.length),
+      "curves.eval": stack(this.evalCurve, EVAL_COLUMNS.length),
+    };
+    for (const name of Object.keys(this.adam.m)) {
+      tensors[`adam.m.${name}`] = { shape: [this.adam.m[name].length], data: this.adam.m[name] };
+      tensors[`adam.v.${name}`] = { shape: [this.adam.v[name].length], data: this.adam.v[name] };
+    }
+    const last = this.evalCurve[this.evalCurve.length - 1];
+    saveNetwork(file, this.net, {
+      rng: { trials: this.trials.state(), init: this.init.state() } as Record<string, RngState>,
+      metrics: {
+        batchesDone: this.done,
+        trainColumns: TRAIN_COLUMNS,
+        evalColumns: EVAL_COLUMNS,
+        lastEval: last ? Object.fromEntries(EVAL_COLUMNS.map((k, i) => [k, last[i]])) : null,
+      },
+      meta: { kind: "pretrain", seed: this.config.seed, pretrain: this.config, adamStep: this.adam.t, ...extraMeta },
+      tensors,
+    });
+  }
+}
+
+function stack(rows: number[][], width: number): Tensor {
+  const data = new Float64Array(rows.length * width);
+  rows.forEach((r, i) => data.set(r, i * width));
+  return { shape: [rows.length, width], data };
+}
+
+function unstack(t: Tensor | undefined, width: number): number[][] {
+  if (!t) return [];
+  return Array.from({ length: t.shape[0] }, (_, i) => Array.from(t.data.subarray(i * width, (i + 1) * width)));
+}
+
+/** The curves of a saved pre-training checkpoint as column arrays, for plots and tables. */
+export function curves(file: string): { train: Record<string, Float64Array>; eval: Record<string, Float64Array> } {
+  const ck = loadNetwork(file);
+  const columns = (t: Tensor | undefined, names: readonly string[]) => {
+    const rows = t ? t.shape[0] : 0;
+    return Object.fromEntries(names.map((n, j) => [n, Float64Array.from({ length: rows }, (_, i) => t!.data[i * names.length + j])]));
+  };
+  return { train: columns(ck.extra["curves.train"], TRAIN_COLUMNS), eval: columns(ck.extra["curves.eval"], EVAL_COLUMNS) };
+}

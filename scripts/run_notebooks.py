@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Execute tslab notebooks on fresh kernels and optionally export them to self-contained HTML.
+
+Runs on Debian's Python (nbclient 0.7, nbformat 5, nbconvert 6.5). The .ipynb files are never written.
+
+    run_notebooks.py --mode quick|full [--out DIR] [--timeout SEC_PER_CELL] NOTEBOOK...
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from jinja2 import DictLoader
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+REPO = Path(__file__).resolve().parent.parent
+KERNEL = "tslab"
+
+# The lab template loads require.js and MathJax from a CDN; reports must work offline.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+"""
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mode", choices=["quick", "full"], required=True, help="exported to the kernel as FBC_MODE")
+    p.add_argument("--out", type=Path, help="write <out>/<notebook-stem>.html")
+    p.add_argument("--timeout", type=int, help="seconds per cell (default: 900 full, 300 quick)")
+    p.add_argument("notebooks", nargs="+", type=Path)
+    args = p.parse_args()
+    if args.timeout is None:
+        args.timeout = 900 if args.mode == "full" else 300
+    return args
+
+
+def error_text(cell, exc):
+    """tslab reports a failure on the cell's stderr stream; nbclient's exception only says '<Error>: '."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream" and out.name == "stderr":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append("\n".join(out.get("traceback") or [f"{out.ename}: {out.evalue}"]))
+    if not parts or not hasattr(exc, "ename"):  # timeouts, dead kernels, set-up failures
+        parts.append(f"{type(exc).__name__}: {exc}")
+    return "\n".join(p.rstrip("\n") for p in parts)
+
+
+def write_html(nb, path):
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="offline.html.j2")
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".html.tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(body)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def run_notebook(path, args):
+    """Execute one notebook; return True on success. Prints the failing cell and its error otherwise."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # a partial report must not show outputs saved in the file
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+
+    # NotebookClient.execute numbers the cells it runs (tslab itself leaves execution_count empty).
+    current = {}
+    client = NotebookClient(nb, kernel_name=KERNEL, timeout=args.timeout,
+                            on_cell_execute=lambda cell, cell_index: current.update(cell=cell, index=cell_index))
+    ok = True
+    try:
+        client.execute(cwd=str(path.parent.resolve()))
+    except Exception as exc:  # any failure ends this notebook only
+        ok = False
+        cell, index = current.get("cell"), current.get("index")
+        print(f"\n=== {path}: cell {index} (0-based, all cell types) failed ===", flush=True)
+        if cell is not None:
+            print(f"--- source ---\n{cell.source}")
+        print(f"--- error ---\n{error_text(cell or {}, exc)}\n=== end of {path} error ===\n", flush=True)
+
+    if args.out:
+        write_html(nb, args.out / f"{path.stem}.html")
+    return ok
+
+
+def main():
+    args = parse_args()
+    if not (REPO / ".jupyter/kernels" / KERNEL / "kernel.json").is_file():
+        sys.exit(f"run_notebooks: no {KERNEL} kernel in {REPO / '.jupyter'}; run `npm run setup` first")
+    os.environ["FBC_MODE"] = args.mode
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(REPO / ".jupyter"), os.environ.get("JUPYTER_PATH")]))
+
+    passed = failed = 0
+    for path in args.notebooks:
+        start = time.monotonic()
+        try:
+            ok = run_notebook(path, args)
+        except Exception as exc:  # unreadable notebook, HTML export failure
+            print(f"{path}: {type(exc).__name__}: {exc}", flush=True)
+            ok = False
+        passed += ok
+        failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {path} ({time.monotonic() - start:.1f} s)", flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
