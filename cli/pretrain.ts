@@ -94,15 +94,27 @@ process.on("SIGTERM", () => {
   stopping = true;
 });
 
-const bar = new Progress({ label: name, total: trainer.config.batches, start: trainer.done, unit: "batch" });
-let lastEval = "";
-while (trainer.done < trainer.config.batches && !stopping) {
-  const r = trainer.step();
-  if (r.eval) lastEval = `co ${r.eval.centreOut_fb.toPrecision(3)}/${r.eval.centreOut_nofb.toPrecision(3)} rot ${r.eval.rotated_fb.toPrecision(3)}/${r.eval.rotated_nofb.toPrecision(3)} wfb ${r.eval.wfbAlignment.toFixed(3)}`;
-  bar.update(r.batch, { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
-  if (r.batch % every === 0) save();
+// Yield to the event loop once per batch, so that Ctrl-C / SIGTERM reach the handlers above.
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function main(): Promise<void> {
+  const bar = new Progress({ label: name, total: trainer.config.batches, start: trainer.done, unit: "batch" });
+  let lastEval = "";
+  while (trainer.done < trainer.config.batches) {
+    await tick();
+    if (stopping) break;
+    const r = trainer.step();
+    if (r.eval) {
+      const e = r.eval;
+      lastEval = `co ${e.centreOut_fb.toPrecision(3)}/${e.centreOut_nofb.toPrecision(3)} rot ${e.rotated_fb.toPrecision(3)}/${e.rotated_nofb.toPrecision(3)} wfb ${e.wfbAlignment.toFixed(3)}`;
+    }
+    bar.update(r.batch, { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
+    if (r.batch % every === 0) save();
+  }
+  if (stopping) bar.log(`interrupted at batch ${trainer.done}; saving`);
+  if (trainer.done === trainer.config.batches && (trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
+  save();
+  console.error(`saved ${file} (${trainer.done}/${trainer.config.batches} batches)`);
 }
-if (stopping) bar.log(`interrupted at batch ${trainer.done}; saving`);
-if (trainer.done === trainer.config.batches && (trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
-save();
-console.error(`saved ${file} (${trainer.done}/${trainer.config.batches} batches)`);
+
+main();

@@ -83,3 +83,60 @@ test("detaching the feedback changes the gradient (the loop carries credit) but 
   assert.equal(a, b);
   assert.notDeepEqual(g1.wRec, g2.wRec);
 });
+
+test("the loss gradient matches TensorFlow.js autodiff (float32) on the same network", async () => {
+  const { initTf } = await import("../src/backend");
+  const { tfLossGradient } = await import("../src/tfmodel");
+  const { tf } = await initTf();
+  for (const sim of [{}, { detachFeedback: true }, { feedback: false }] as net.SimulateOptions[]) {
+    const { n, batch, x0 } = setup({ fbDelay: 1 });
+    const n32 = net.cloneNetwork(n, "float32");
+    const n64 = net.cloneNetwork(n32, "float64"); // the same (float32-representable) weights in float64
+    const grads = zeroGrads(n64);
+    const { value } = lossGradient(n64, net.simulate(n64, batch, { ...sim, x0 }), grads);
+    const auto = tfLossGradient(tf, n32, batch, x0, sim);
+    assert.ok(Math.abs(auto.value - value.total) < 1e-5 * value.total, `loss ${auto.value} vs ${value.total}`);
+    for (const name of GRAD_NAMES) {
+      let en = 0;
+      let ed = 0;
+      for (let i = 0; i < grads[name].length; i++) {
+        en += (grads[name][i] - auto.grads[name][i]) ** 2;
+        ed += grads[name][i] ** 2;
+      }
+      assert.ok(Math.sqrt(en / ed) < 1e-4, `${JSON.stringify(sim)} ${name}: relative difference ${Math.sqrt(en / ed)}`);
+    }
+  }
+});
+
+test("results do not depend on the engine beyond float32 rounding", async () => {
+  const { setEngine, nativeAvailable } = await import("../src/kernels");
+  if (!nativeAvailable()) return; // only one engine here; kernels.test.ts reports the skip
+  const n = net.initNetwork({ N: 40 }, Rng.seeded(2), "float32");
+  const batch = task.randomReaches(16, Rng.seeded(2, "trials"));
+  const run = (engine: "openblas" | "js") => {
+    setEngine(engine);
+    const ro = net.simulate(n, batch, { init: Rng.seeded(2, "init") });
+    const g = zeroGrads(n);
+    const v = lossGradient(n, ro, g).value.total;
+    return { e: Float32Array.from(ro.e), g, v };
+  };
+  try {
+    const a = run("openblas");
+    const b = run("js");
+    assert.ok(Math.abs(a.v - b.v) < 1e-5 * a.v, `loss ${a.v} vs ${b.v}`);
+    let maxE = 0;
+    for (let i = 0; i < a.e.length; i++) maxE = Math.max(maxE, Math.abs(a.e[i] - b.e[i]));
+    assert.ok(maxE < 1e-4, `errors differ by ${maxE}`);
+    for (const name of GRAD_NAMES) {
+      let en = 0;
+      let ed = 0;
+      for (let i = 0; i < a.g[name].length; i++) {
+        en += (a.g[name][i] - b.g[name][i]) ** 2;
+        ed += a.g[name][i] ** 2;
+      }
+      assert.ok(Math.sqrt(en / ed) < 1e-4, `${name}: relative difference ${Math.sqrt(en / ed)}`);
+    }
+  } finally {
+    setEngine("auto");
+  }
+});

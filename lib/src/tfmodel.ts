@@ -1,0 +1,88 @@
+/**
+ * The network and its pre-training loss written in TensorFlow.js ops, so that TensorFlow.js's
+ * automatic differentiation can check our hand-written BPTT (lib/src/loss.ts) and so that the
+ * TensorFlow.js backends can be benchmarked as an engine. Float32 only (what tfjs computes in).
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
+import { Network, ParamName } from "./network";
+import { TrialBatch } from "./task";
+
+type TF = typeof tfType;
+type Tensor = tfType.Tensor;
+
+export interface TfLossOptions {
+  feedback?: boolean;
+  detachFeedback?: boolean;
+}
+
+/** Identity whose gradient is zero (tfjs has no stop_gradient op). */
+function stopGradient(tf: TF): (x: Tensor) => Tensor {
+  return tf.customGrad((x: any) => ({ value: (x as Tensor).clone(), gradFunc: (dy: any) => tf.zerosLike(dy as Tensor) })) as (x: Tensor) => Tensor;
+}
+
+/**
+ * The loss of `net` on `batch` from initial state x0 [B, N], as a tfjs scalar built from the parameter
+ * tensors in `p` (so that tf.grads can differentiate it). Same equations as network.simulate + loss.loss.
+ */
+export function tfLoss(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}, config: Partial<LossConfig> = {}): tfType.Scalar {
+  const c = lossConfig(config);
+  const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
+  const { T, B } = batch;
+  const alpha = dt / tau;
+  const feedback = opts.feedback ?? true;
+  const detach = stopGradient(tf);
+  const mask = tf.tensor2d(Float32Array.from(net.params.mask), [N, nOut]);
+  const F = tf.mul(mask, p.wFb);
+  const u = tf.tensor3d(Float32Array.from(batch.inputs), [T, B, nIn]);
+  const ref = tf.tensor3d(Float32Array.from(batch.reference), [T, B, nOut]);
+  const push = tf.tensor3d(Float32Array.from(batch.pushes), [T, B, nOut]);
+  const at = (a: Tensor, k: number) => tf.squeeze(tf.slice(a, [k, 0, 0], [1, B, a.shape[2] as number]), [0]);
+  const readout = (r: Tensor) => tf.add(tf.matMul(r, p.wOut, false, true), p.bOut);
+
+  let x: Tensor = tf.tensor2d(Float32Array.from(x0), [B, N]);
+  let r = tf.relu(x);
+  let sumR2 = tf.sum(tf.square(r));
+  let e = e0 === "readout" ? readout(r) : tf.zeros([B, nOut]);
+  const E: Tensor[] = [tf.zeros([B, nOut])];
+  let sumE2: Tensor = tf.scalar(0);
+  for (let k = 0; k < T; k++) {
+    let drive = tf.add(tf.matMul(at(u, k), p.wIn, false, true), p.b);
+    if (recurrent) drive = tf.add(drive, tf.matMul(r, p.wRec, false, true));
+    if (feedback) {
+      const eps = k < fbDelay ? tf.zeros([B, nOut]) : E[k - fbDelay];
+      drive = tf.add(drive, tf.matMul(opts.detachFeedback ? detach(eps) : eps, F, false, true));
+    }
+    x = tf.add(tf.mul(1 - alpha, x), tf.mul(alpha, drive));
+    r = tf.relu(x);
+    const v = tf.add(readout(r), at(push, k));
+    const err = tf.sub(at(ref, k), v);
+    e = errorMode === "position" ? tf.add(e, tf.mul(dt, err)) : err;
+    E.push(e);
+    sumE2 = tf.add(sumE2, tf.sum(tf.square(e)));
+    sumR2 = tf.add(sumR2, tf.sum(tf.square(r)));
+  }
+  const task = tf.div(sumE2, (T + 1) * B * nOut);
+  const rate = tf.mul(c.rateWeight / ((T + 1) * B * N), sumR2);
+  let param: Tensor = tf.scalar(0);
+  for (const name of GRAD_NAMES) {
+    const n = tf.norm(p[name]);
+    param = tf.add(param, tf.mul(name === "wRec" ? c.recWeight : c.paramWeight, c.penalty === "norm" ? n : tf.square(n)));
+  }
+  return tf.add(tf.add(task, rate), param) as tfType.Scalar;
+}
+
+/** Loss value and gradients by TensorFlow.js autodiff, returned as Float32Arrays by parameter name. */
+export function tfLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}, config: Partial<LossConfig> = {}): { value: number; grads: Record<string, Float32Array> } {
+  const { N, nIn, nOut } = net.config;
+  const shapes: Record<string, number[]> = { wIn: [N, nIn], wRec: [N, N], wOut: [nOut, N], bOut: [nOut], wFb: [N, nOut], b: [N] };
+  const out: { value: number; grads: Record<string, Float32Array> } = { value: NaN, grads: {} };
+  tf.tidy(() => {
+    const inputs = GRAD_NAMES.map((n) => tf.tensor(Float32Array.from(net.params[n]), shapes[n]));
+    const f = (...ts: Tensor[]) => tfLoss(tf, net, Object.fromEntries(GRAD_NAMES.map((n, i) => [n, ts[i]])) as Record<Exclude<ParamName, "mask">, Tensor>, batch, x0, opts, config);
+    const { value, grads } = tf.valueAndGrads(f)(inputs);
+    out.value = value.dataSync()[0];
+    GRAD_NAMES.forEach((n, i) => (out.grads[n] = grads[i].dataSync() as Float32Array));
+  });
+  return out;
+}
