@@ -12,7 +12,7 @@
       "sources": ["fbc_native.c"],
       "include_dirs": ["<(openblas_include)"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O3", "-march=native"],
       "libraries": ["-L<(openblas_libdir)", "-Wl,-rpath,<(openblas_libdir)", "-lopenblas"]
     }
   ]

@@ -10,6 +10,8 @@
  *       names the argument, so nothing is ever read or written out of bounds.
  *   setThreads(n) -> number of threads now in use;  getThreads() -> number
  *   info() -> { config, corename, threads, procs, parallel }
+ *   outerTrace(P, rows, cols, gate, pre, alpha), rowScaleAdd(out, P, rows, cols, s, scale, row0):
+ *       fused float32 loops of the local learning rules (see lib/src/kernels.ts)
  *
  * Build: scripts/build-native.sh (node-gyp bundled with npm, Debian's libopenblas-dev).
  */
@@ -172,6 +174,92 @@ static napi_value gemm(napi_env env, napi_callback_info cbinfo, bool dbl) {
 static napi_value sgemm(napi_env env, napi_callback_info info) { return gemm(env, info, false); }
 static napi_value dgemm(napi_env env, napi_callback_info info) { return gemm(env, info, true); }
 
+/* ---- Fused kernels for the local learning rules (float32; float64 stays in TypeScript) ---------- */
+
+/* Reads (array, rows, cols) arguments shared by the rule kernels. */
+static bool get_f32(napi_env env, napi_value v, const char* name, size_t need, float** data) {
+  size_t len;
+  if (!get_array(env, v, name, napi_float32_array, (void**)data, &len)) return false;
+  if (len < need) return range_error(env, name, "array has %lld elements, needs %lld", (int64_t)len, (int64_t)need);
+  return true;
+}
+
+/* outerTrace(P, rows, cols, gate, pre, alpha): P[i][j] = alpha * (gate[i] > 0) * pre[j] + (1 - alpha) * P[i][j]
+ * (RFLO's eligibility trace with the ReLU derivative of the postsynaptic pre-activation as gate). */
+static napi_value outer_trace(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 6) {
+    napi_throw_type_error(env, NULL, "outerTrace expects (P, rows, cols, gate, pre, alpha)");
+    return NULL;
+  }
+  int rows, cols;
+  double alpha;
+  float *P, *gate, *pre;
+  if (!get_int(env, argv[1], "rows", 0, &rows) || !get_int(env, argv[2], "cols", 0, &cols) ||
+      !get_f32(env, argv[0], "P", (size_t)rows * cols, &P) || !get_f32(env, argv[3], "gate", rows, &gate) ||
+      !get_f32(env, argv[4], "pre", cols, &pre) || !get_number(env, argv[5], "alpha", &alpha))
+    return NULL;
+  const float a = (float)alpha, keep = (float)(1.0 - alpha);
+  for (int i = 0; i < rows; i++) {
+    float* restrict p = P + (size_t)i * cols;
+    if (gate[i] > 0.0f) {
+      for (int j = 0; j < cols; j++) p[j] = a * pre[j] + keep * p[j];
+    } else {
+      for (int j = 0; j < cols; j++) p[j] = keep * p[j];
+    }
+  }
+  return NULL;
+}
+
+/* rowScaleAdd(out, P, rows, cols, s, scale, row0) -> |diag(s) P|_F^2 :
+ * out[i][j] += scale * s[i] * P[r][j] with r = i (or r = 0 when row0 is true). */
+static napi_value row_scale_add(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 7;
+  napi_value argv[7], result;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 7) {
+    napi_throw_type_error(env, NULL, "rowScaleAdd expects (out, P, rows, cols, s, scale, row0)");
+    return NULL;
+  }
+  int rows, cols;
+  double scale;
+  bool row0;
+  float *out, *P, *sv;
+  if (!get_int(env, argv[2], "rows", 0, &rows) || !get_int(env, argv[3], "cols", 0, &cols) ||
+      !get_bool(env, argv[6], "row0", &row0) ||
+      !get_f32(env, argv[0], "out", (size_t)rows * cols, &out) ||
+      !get_f32(env, argv[1], "P", row0 ? (size_t)cols : (size_t)rows * cols, &P) ||
+      !get_f32(env, argv[4], "s", rows, &sv) || !get_number(env, argv[5], "scale", &scale))
+    return NULL;
+  double norm2 = 0.0;
+  for (int i = 0; i < rows; i++) {
+    const float* restrict p = P + (row0 ? 0 : (size_t)i * cols);
+    float* restrict o = out + (size_t)i * cols;
+    const float f = (float)(scale * sv[i]);
+    /* 16 partial sums, so that the compiler can vectorise the reduction without -ffast-math. */
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      for (int l = 0; l < 16; l++) {
+        const float v = p[j + l];
+        acc[l] += v * v;
+        o[j + l] += f * v;
+      }
+    }
+    float pp = 0.0f;
+    for (; j < cols; j++) {
+      pp += p[j] * p[j];
+      o[j] += f * p[j];
+    }
+    for (int l = 0; l < 16; l++) pp += acc[l];
+    norm2 += (double)sv[i] * sv[i] * pp;
+  }
+  NAPI_CALL(env, napi_create_double(env, norm2, &result));
+  return result;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 1;
   napi_value argv[1], result;
@@ -222,6 +310,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"outerTrace", NULL, outer_trace, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rowScaleAdd", NULL, row_scale_add, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

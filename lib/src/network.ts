@@ -245,6 +245,20 @@ export function effectiveFeedback(net: Network): FArray {
 
 /** Simulates the network on a batch of trials (SPEC §2.3, §11). */
 export function simulate(net: Network, batch: TrialBatch, options: SimulateOptions = {}): Rollout {
+  const ro = beginRollout(net, batch, options);
+  const replay = options.replayFeedback;
+  const BO = ro.B * net.config.nOut;
+  if (replay && replay.length !== ro.T * BO) throw new ParameterError("replayFeedback", `must have T*B*nOut = ${ro.T * BO} entries, got ${replay.length}`);
+  const wFbEff = effectiveFeedback(net);
+  for (let k = 0; k < ro.T; k++) stepRollout(net, ro, k, wFbEff, replay);
+  return ro;
+}
+
+/**
+ * Sets up a rollout at step 0 (inputs, x_0, r_0, y_0, e_0) without running it; `stepRollout` then
+ * advances it one step at a time, so that online learning rules can change weights between steps.
+ */
+export function beginRollout(net: Network, batch: TrialBatch, options: SimulateOptions = {}): Rollout {
   checkParams(net);
   const cfg = net.config;
   const { N, nIn, nOut, dt } = cfg;
@@ -279,10 +293,6 @@ export function simulate(net: Network, batch: TrialBatch, options: SimulateOptio
   if (cfg.e0 === "readout") ro.e0.set(ro.y.subarray(0, BO));
   else ro.e0.fill(0);
 
-  const replay = options.replayFeedback;
-  if (replay && replay.length !== T * BO) throw new ParameterError("replayFeedback", `must have T*B*nOut = ${T * BO} entries, got ${replay.length}`);
-  const wFbEff = effectiveFeedback(net);
-  for (let k = 0; k < T; k++) step(net, ro, k, wFbEff, replay);
   return ro;
 }
 
@@ -295,8 +305,12 @@ function readout(net: Network, ro: Rollout, k: number): void {
   for (let i = 0; i < y.length; i++) y[i] += net.params.bOut[i % nOut];
 }
 
-/** Advances the rollout from step k to k+1. */
-function step(net: Network, ro: Rollout, k: number, wFbEff: FArray, replay?: ArrayLike<number>): void {
+/**
+ * Advances a rollout from step k to k+1 with the network's current weights. `wFbEff` is
+ * effectiveFeedback(net), passed in so that it is computed once per trial; `replay` replaces the
+ * fed-back error (see SimulateOptions.replayFeedback).
+ */
+export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray = effectiveFeedback(net), replay?: ArrayLike<number>): void {
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode } = net.config;
   const { wIn, wRec, b } = net.params;
   const B = ro.B;

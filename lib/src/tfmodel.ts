@@ -27,6 +27,23 @@ function stopGradient(tf: TF): (x: Tensor) => Tensor {
  */
 export function tfLoss(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}, config: Partial<LossConfig> = {}): tfType.Scalar {
   const c = lossConfig(config);
+  const { N, nOut } = net.config;
+  const { T, B } = batch;
+  const { E, sumR2 } = tfForward(tf, net, p, batch, x0, opts);
+  let sumE2: Tensor = tf.scalar(0);
+  for (const e of E) sumE2 = tf.add(sumE2, tf.sum(tf.square(e)));
+  const task = tf.div(sumE2, (T + 1) * B * nOut);
+  const rate = tf.mul(c.rateWeight / ((T + 1) * B * N), sumR2);
+  let param: Tensor = tf.scalar(0);
+  for (const name of GRAD_NAMES) {
+    const n = tf.norm(p[name]);
+    param = tf.add(param, tf.mul(name === "wRec" ? c.recWeight : c.paramWeight, c.penalty === "norm" ? n : tf.square(n)));
+  }
+  return tf.add(tf.add(task, rate), param) as tfType.Scalar;
+}
+
+/** The forward pass in tfjs ops: the stored errors E[0..T] ([B, nOut] each) and the sum of squared rates. */
+export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}): { E: Tensor[]; sumR2: Tensor } {
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = batch;
   const alpha = dt / tau;
@@ -45,7 +62,6 @@ export function tfLoss(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask"
   let sumR2 = tf.sum(tf.square(r));
   let e = e0 === "readout" ? readout(r) : tf.zeros([B, nOut]);
   const E: Tensor[] = [tf.zeros([B, nOut])];
-  let sumE2: Tensor = tf.scalar(0);
   for (let k = 0; k < T; k++) {
     let drive = tf.add(tf.matMul(at(u, k), p.wIn, false, true), p.b);
     if (recurrent) drive = tf.add(drive, tf.matMul(r, p.wRec, false, true));
@@ -59,17 +75,9 @@ export function tfLoss(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask"
     const err = tf.sub(at(ref, k), v);
     e = errorMode === "position" ? tf.add(e, tf.mul(dt, err)) : err;
     E.push(e);
-    sumE2 = tf.add(sumE2, tf.sum(tf.square(e)));
     sumR2 = tf.add(sumR2, tf.sum(tf.square(r)));
   }
-  const task = tf.div(sumE2, (T + 1) * B * nOut);
-  const rate = tf.mul(c.rateWeight / ((T + 1) * B * N), sumR2);
-  let param: Tensor = tf.scalar(0);
-  for (const name of GRAD_NAMES) {
-    const n = tf.norm(p[name]);
-    param = tf.add(param, tf.mul(name === "wRec" ? c.recWeight : c.paramWeight, c.penalty === "norm" ? n : tf.square(n)));
-  }
-  return tf.add(tf.add(task, rate), param) as tfType.Scalar;
+  return { E, sumR2 };
 }
 
 /** Loss value and gradients by TensorFlow.js autodiff, returned as Float32Arrays by parameter name. */
@@ -83,6 +91,32 @@ export function tfLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: Arra
     const { value, grads } = tf.valueAndGrads(f)(inputs);
     out.value = value.dataSync()[0];
     GRAD_NAMES.forEach((n, i) => (out.grads[n] = grads[i].dataSync() as Float32Array));
+  });
+  return out;
+}
+
+/**
+ * d l_{k+1} / d W_rec by autodiff, l_{k+1} = mean over output dimensions of e_{k+1}^2 for trial 0, with the
+ * fed-back error detached (what online BPTT computes at step k). Returns [N, N].
+ */
+export function tfStepLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: ArrayLike<number>, k: number, opts: { feedback?: boolean } = {}): Float32Array {
+  const { N, nIn, nOut } = net.config;
+  let out = new Float32Array(0);
+  tf.tidy(() => {
+    const fixed = {
+      wIn: tf.tensor2d(Float32Array.from(net.params.wIn), [N, nIn]),
+      wOut: tf.tensor2d(Float32Array.from(net.params.wOut), [nOut, N]),
+      bOut: tf.tensor1d(Float32Array.from(net.params.bOut)),
+      wFb: tf.tensor2d(Float32Array.from(net.params.wFb), [N, nOut]),
+      b: tf.tensor1d(Float32Array.from(net.params.b)),
+    };
+    const f = (wRec: Tensor) => {
+      const { E } = tfForward(tf, net, { ...fixed, wRec }, batch, x0, { ...opts, detachFeedback: true });
+      const e0 = tf.slice(E[k + 1], [0, 0], [1, nOut]);
+      return tf.mean(tf.square(e0)) as tfType.Scalar;
+    };
+    const g = tf.grad(f)(tf.tensor2d(Float32Array.from(net.params.wRec), [N, N]));
+    out = g.dataSync() as Float32Array;
   });
   return out;
 }

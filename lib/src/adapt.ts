@@ -1,0 +1,240 @@
+/**
+ * Adaptation to a persistent visuomotor rotation (SPEC §5.2, §6): trial after trial (batch 1), a random
+ * one of the 8 rotated centre-out targets; W_rec learns online at every step with one rule and plain SGD;
+ * every other weight is frozen and the fed-back error is a constant for the gradient.
+ *
+ * Conditions: rule (rflo | bptt | fed) x control ("+c": feedback input on during learning, or off).
+ * Learning rates default to the paper's (1e-4 BPTT+c, 5e-6 BPTT, 5e-5 RFLO and RFLO+c); the reference
+ * code's hidden rescalings are an explicit option (lrTransform: "reference", SPEC §6.4).
+ * Optionally a second rule runs passively on the same trial ("compare"), to measure how well the learning
+ * rule's updates align with it (e.g. RFLO against online BPTT, the true gradient).
+ */
+import { FArray } from "./kernels";
+import { Network, Rollout, beginRollout, cloneNetwork, effectiveFeedback, simulate, stepRollout, taskLoss } from "./network";
+import { Rng, RngState } from "./rng";
+import { LearningRule, RuleName, RULE_NAMES, makeRule, ErrorProjection } from "./rules";
+import { ReachConfig, TrialBatch, centreOutAll, centreOutRandom, reachConfig, rotate } from "./task";
+import { finite, integer, oneOf, positive, ParameterError } from "./validate";
+import { cosine } from "./analysis/alignment";
+
+/** The paper's learning rates ([PAPER], FIGURES.md); FED (not in the paper) uses RFLO's. */
+export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
+  bptt: { control: 1e-4, plain: 5e-6 },
+  rflo: { control: 5e-5, plain: 5e-5 },
+  fed: { control: 5e-5, plain: 5e-5 },
+};
+
+export interface AdaptConfig {
+  rule: RuleName;
+  /** "+c": the control input is on during learning trials. */
+  control: boolean;
+  /** Learning rate as given (before any reference transform). */
+  lr: number;
+  trials: number;
+  rotationDeg: number;
+  /** Seeds the trial order and initial states of this adaptation run. */
+  seed: number;
+  /** Test error (8 rotated targets, feedback OFF) before trial 0 and after every testEvery trials. */
+  testEvery: number;
+  /** "reference": apply the reference code's LR rules (÷10, ×|W_fb|/|W_out|, SPEC §6.4); "none": use lr as is. */
+  lrTransform: "none" | "reference";
+  projection: ErrorProjection;
+  legacyRow0: boolean;
+  /** A rule run passively beside the learning one, for alignment measurements (null: none). */
+  compare: RuleName | null;
+  reach: ReachConfig;
+}
+
+export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { reach?: Partial<ReachConfig> } = {}): AdaptConfig {
+  const rule = oneOf("rule", overrides.rule ?? "rflo", RULE_NAMES);
+  const control = overrides.control ?? true;
+  const c: AdaptConfig = {
+    rule,
+    control,
+    lr: PAPER_LR[rule][control ? "control" : "plain"],
+    trials: 1000,
+    rotationDeg: 30,
+    seed: 1,
+    testEvery: 25,
+    lrTransform: "none",
+    projection: "feedback",
+    legacyRow0: false,
+    compare: null,
+    ...overrides,
+    reach: reachConfig(overrides.reach),
+  };
+  positive("lr", c.lr);
+  integer("trials", c.trials, 0);
+  finite("rotationDeg", c.rotationDeg);
+  integer("seed", c.seed, 0);
+  integer("testEvery", c.testEvery, 1);
+  oneOf("lrTransform", c.lrTransform, ["none", "reference"]);
+  oneOf("projection", c.projection, ["feedback", "transpose"]);
+  if (c.compare !== null) oneOf("compare", c.compare, RULE_NAMES);
+  if (typeof c.control !== "boolean") throw new ParameterError("control", `must be a boolean, got ${c.control}`);
+  return c;
+}
+
+function frobenius(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+
+/**
+ * The learning rate actually applied. With lrTransform "reference" (SPEC §6.4): BPTT is scaled by
+ * w_ratio = |W_fb|/|W_out| (and ÷10 for a network without feedback); RFLO/FED ÷10 without control;
+ * for a network without feedback the local rules become their W_out^T variants, ÷10 and ×w_ratio.
+ */
+export function effectiveLr(config: AdaptConfig, net: Network): number {
+  if (config.lrTransform === "none") return config.lr;
+  const wRatio = frobenius(net.params.wFb) / frobenius(net.params.wOut);
+  const noFeedback = net.config.fbDensity === 0;
+  if (config.rule === "bptt") return config.lr * wRatio * (noFeedback ? 0.1 : 1);
+  if (noFeedback) return config.lr * 0.1 * wRatio;
+  return config.control ? config.lr : config.lr * 0.1;
+}
+
+export interface TrialRecord {
+  trial: number;
+  /** Target index of this trial. */
+  target: number;
+  /** mean(E^2) of the learning trial (with feedback iff control). */
+  loss: number;
+  /** |W_rec(after) - W_rec(before)|_F. */
+  updateNorm: number;
+  /** sum_k |dw_k|_F (without the learning rate). */
+  stepwiseNorm: number;
+  /** updateNorm / (lr * stepwiseNorm) in [0, 1]: how much the per-step updates add up rather than cancel. */
+  efficiency: number;
+  /** mean over steps of cos(dw_k, dw_k of the comparison rule); NaN without one. */
+  localAlignment: number;
+  /** cos(sum_k dw_k, sum_k dw_k of the comparison rule); NaN without one. */
+  globalAlignment: number;
+}
+
+export interface TestRecord {
+  /** Trials done before this test. */
+  trial: number;
+  /** mean(E^2) over the 8 rotated centre-out targets with feedback OFF, from fixed initial states. */
+  testError: number;
+}
+
+export class Adapter {
+  readonly net: Network;
+  readonly rule: LearningRule;
+  readonly comparison: LearningRule | null;
+  readonly lr: number;
+  readonly testSet: TrialBatch;
+  trialsRng: Rng;
+  initRng: Rng;
+  done = 0;
+  readonly trialLog: TrialRecord[] = [];
+  readonly testLog: TestRecord[] = [];
+  private ro?: Rollout;
+  private wStart: FArray;
+  private dw: FArray;
+  private dwCompare: FArray;
+  private sumDw: Float64Array;
+  private sumCompare: Float64Array;
+
+  /** Adapts a copy of `pretrained` (the original is left untouched). */
+  constructor(pretrained: Network, readonly config: AdaptConfig) {
+    this.net = cloneNetwork(pretrained);
+    this.rule = makeRule(config.rule, { projection: config.projection, legacyRow0: config.legacyRow0 });
+    this.comparison = config.compare ? makeRule(config.compare) : null;
+    this.lr = effectiveLr(config, this.net);
+    this.testSet = rotate(centreOutAll(config.reach), config.rotationDeg);
+    this.trialsRng = Rng.seeded(config.seed, "adapt-trials");
+    this.initRng = Rng.seeded(config.seed, "adapt-init");
+    const n2 = this.net.params.wRec.length;
+    const Ctor = this.net.params.wRec instanceof Float64Array ? Float64Array : Float32Array;
+    this.wStart = new Ctor(n2);
+    this.dw = new Ctor(n2);
+    this.dwCompare = new Ctor(n2);
+    this.sumDw = new Float64Array(this.comparison ? n2 : 0);
+    this.sumCompare = new Float64Array(this.comparison ? n2 : 0);
+  }
+
+  /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
+  test(): TestRecord {
+    const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init") });
+    const rec = { trial: this.done, testError: taskLoss(ro) };
+    this.testLog.push(rec);
+    return rec;
+  }
+
+  /** One learning trial. */
+  trial(): TrialRecord {
+    const c = this.config;
+    const batch = rotate(centreOutRandom(1, this.trialsRng, c.reach), c.rotationDeg);
+    const net = this.net;
+    const wRec = net.params.wRec;
+    this.wStart.set(wRec);
+    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro });
+    this.ro = ro;
+    const wFbEff = effectiveFeedback(net);
+    const rule = this.rule;
+    const cmp = this.comparison;
+    rule.reset(net, ro);
+    cmp?.reset(net, ro);
+    if (cmp) {
+      this.sumDw.fill(0);
+      this.sumCompare.fill(0);
+    }
+    let stepwise = 0;
+    let local = 0;
+    for (let k = 0; k < ro.T; k++) {
+      stepRollout(net, ro, k, wFbEff);
+      rule.advance(k);
+      if (!cmp) {
+        stepwise += rule.accumulate(k, wRec, this.lr); // W_rec += lr * dw_k, in place
+        continue;
+      }
+      const { dw, dwCompare, sumDw, sumCompare } = this;
+      dw.fill(0);
+      dwCompare.fill(0);
+      stepwise += rule.accumulate(k, dw, 1);
+      cmp.advance(k);
+      cmp.accumulate(k, dwCompare, 1);
+      local += cosine(dw, dwCompare);
+      for (let i = 0; i < dw.length; i++) {
+        wRec[i] += this.lr * dw[i];
+        sumDw[i] += dw[i];
+        sumCompare[i] += dwCompare[i];
+      }
+    }
+    let change = 0;
+    for (let i = 0; i < wRec.length; i++) change += (wRec[i] - this.wStart[i]) ** 2;
+    const updateNorm = Math.sqrt(change);
+    this.done += 1;
+    const rec: TrialRecord = {
+      trial: this.done - 1,
+      target: batch.targetId[0],
+      loss: taskLoss(ro),
+      updateNorm,
+      stepwiseNorm: stepwise,
+      efficiency: stepwise > 0 ? updateNorm / (this.lr * stepwise) : NaN,
+      localAlignment: cmp ? local / ro.T : NaN,
+      globalAlignment: cmp ? cosine(this.sumDw, this.sumCompare) : NaN,
+    };
+    if (!Number.isFinite(rec.loss)) throw new ParameterError("lr", `the loss diverged at trial ${rec.trial} (lr ${this.lr}); lower the learning rate`);
+    this.trialLog.push(rec);
+    return rec;
+  }
+
+  /** Runs the remaining trials with tests every testEvery trials; `onTrial` sees each record. */
+  run(onTrial?: (rec: TrialRecord, test?: TestRecord) => void): void {
+    if (this.done === 0 && this.testLog.length === 0) this.test();
+    while (this.done < this.config.trials) {
+      const rec = this.trial();
+      const test = this.done % this.config.testEvery === 0 || this.done === this.config.trials ? this.test() : undefined;
+      onTrial?.(rec, test);
+    }
+  }
+
+  /** Random-stream states, for resuming. */
+  rngState(): Record<string, RngState> {
+    return { trials: this.trialsRng.state(), init: this.initRng.state() };
+  }
+}

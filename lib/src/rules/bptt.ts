@@ -1,0 +1,96 @@
+/**
+ * Online BPTT (SPEC §6.3): at every step k the exact gradient of the current step's loss
+ * l_{k+1} = mean_d e_{k+1,d}^2 = |e_{k+1}|^2 / 2 with respect to W_rec, through the whole trial so far
+ * (steps 0..k: the leak, the recurrence and the error integrator), with the fed-back error treated as a
+ * constant input (the reference's error_detach=True in adaptation):
+ *
+ *   dw_k = -d l_{k+1} / d W_rec
+ *
+ * The backward pass uses the current W_rec at every past step (the reference's autograd graph keeps
+ * each step's own weights; the difference is of order lr, see DEVIATIONS.md). Cost: k matrix-vector
+ * products per step, O(T^2 / 2) per trial, plus one [N x (k+1)] x [(k+1) x N] product for dw_k.
+ */
+import { FArray, gemm } from "../kernels";
+import { Network, Rollout } from "../network";
+import { LearningRule, newArray } from "./rule";
+
+export class OnlineBptt implements LearningRule {
+  readonly name = "bptt";
+  private net!: Network;
+  private ro!: Rollout;
+  /** Rows j = 0..k: adjoints of the drives a_j for the current loss. */
+  private ga!: FArray;
+  private gx!: FArray;
+  private gxNext!: FArray;
+  private gr!: FArray;
+  private dw!: FArray;
+
+  reset(net: Network, ro: Rollout): void {
+    const N = net.config.N;
+    if (!this.dw || this.dw.length !== N * N || this.ga.length !== ro.T * N || this.dw.constructor !== net.params.wRec.constructor) {
+      const like = net.params.wRec;
+      this.ga = newArray(like, ro.T * N);
+      this.gx = newArray(like, N);
+      this.gxNext = newArray(like, N);
+      this.gr = newArray(like, N);
+      this.dw = newArray(like, N * N);
+    }
+    this.net = net;
+    this.ro = ro;
+  }
+
+  advance(_k: number): void {
+    // The rollout already holds the history BPTT needs.
+  }
+
+  /** Writes dw_k = -d l_{k+1} / d W_rec into this.dw and returns it. */
+  gradient(k: number): FArray {
+    const { N, nOut, dt, tau, recurrent, errorMode } = this.net.config;
+    const { wOut, wRec } = this.net.params;
+    const ro = this.ro;
+    const BN = ro.B * N;
+    const alpha = dt / tau;
+    const eAt = (k + 1) * ro.B * nOut; // e_{k+1}, trial 0
+    const position = errorMode === "position";
+    const { ga, gr } = this;
+    let gx = this.gx;
+    let gxNext = this.gxNext;
+    gxNext.fill(0);
+    for (let j = k + 1; j >= 1; j--) {
+      // dl/dy_j = -dt e_{k+1} for every j <= k+1 (position error), or -e_{k+1} at j = k+1 only.
+      const seed = position ? -dt : j === k + 1 ? -1 : 0;
+      for (let i = 0; i < N; i++) {
+        let v = 0;
+        for (let o = 0; o < nOut; o++) v += wOut[o * N + i] * ro.e[eAt + o];
+        gr[i] = seed * v;
+      }
+      if (j <= k && recurrent) gemm(false, false, 1, N, N, 1, ga.subarray(j * N, (j + 1) * N), N, wRec, N, 1, gr, N);
+      const xj = j * BN;
+      const gaPrev = (j - 1) * N;
+      for (let i = 0; i < N; i++) {
+        const g = (ro.x[xj + i] > 0 ? gr[i] : 0) + (1 - alpha) * gxNext[i];
+        gx[i] = g;
+        ga[gaPrev + i] = alpha * g;
+      }
+      const t = gx;
+      gx = gxNext;
+      gxNext = t;
+    }
+    this.gx = gx;
+    this.gxNext = gxNext;
+    // dw = -sum_{j=0..k} ga_j r_j^T (trial-0 rows of r have stride B*N).
+    if (recurrent) gemm(true, false, N, N, k + 1, -1, ga, N, ro.r, BN, 0, this.dw, N);
+    else this.dw.fill(0);
+    return this.dw;
+  }
+
+  accumulate(k: number, out: FArray, scale: number): number {
+    const dw = this.gradient(k);
+    let norm2 = 0;
+    for (let i = 0; i < dw.length; i++) {
+      norm2 += dw[i] * dw[i];
+      out[i] += scale * dw[i];
+    }
+    return Math.sqrt(norm2);
+  }
+}

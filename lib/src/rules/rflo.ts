@@ -1,0 +1,59 @@
+/**
+ * RFLO, random-feedback local online learning (Murray 2019), as the reference applies it (SPEC §6.3):
+ *
+ *   P    <- a relu'(x_{k+1}) r_k^T + (1 - a) P          eligibility trace, P = 0 at the start of a trial
+ *   dw_k  = diag(W_fb e_{k+1}) P                       the error reaches unit i through W_fb (learned here)
+ *
+ * With projection "transpose" the error goes through W_out^T instead (the reference's RFLO_t).
+ * `legacyRow0` reproduces RFLO_t's bug of using row 0 of P for every postsynaptic unit (SPEC §10.6).
+ */
+import { FArray, outerTrace, rowScaleAdd } from "../kernels";
+import { Network, Rollout } from "../network";
+import { ErrorProjection, LearningRule, newArray, projectError } from "./rule";
+import { ParameterError } from "../validate";
+
+export interface RfloOptions {
+  projection?: ErrorProjection;
+  legacyRow0?: boolean;
+}
+
+export class Rflo implements LearningRule {
+  readonly name: string;
+  private net!: Network;
+  private ro!: Rollout;
+  private P!: FArray;
+  private s!: FArray;
+  private alpha = 0;
+
+  constructor(readonly options: RfloOptions = {}) {
+    if (options.legacyRow0 && options.projection !== "transpose") {
+      throw new ParameterError("legacyRow0", 'reproduces a bug of the reference\'s RFLO_t and needs projection "transpose"');
+    }
+    this.name = options.projection === "transpose" ? (options.legacyRow0 ? "rflo_t_row0" : "rflo_t") : "rflo";
+  }
+
+  reset(net: Network, ro: Rollout): void {
+    const N = net.config.N;
+    if (!this.P || this.P.length !== N * N || this.P.constructor !== net.params.wRec.constructor) {
+      this.P = newArray(net.params.wRec, N * N);
+      this.s = newArray(net.params.wRec, N);
+    }
+    this.P.fill(0);
+    this.net = net;
+    this.ro = ro;
+    this.alpha = net.config.dt / net.config.tau;
+  }
+
+  advance(k: number): void {
+    const N = this.net.config.N;
+    const BN = this.ro.B * N;
+    // P <- a relu'(x_{k+1}) r_k^T + (1 - a) P, from trial 0's x_{k+1} and r_k.
+    outerTrace(this.P, N, N, this.ro.x.subarray((k + 1) * BN, (k + 1) * BN + N), this.ro.r.subarray(k * BN, k * BN + N), this.alpha);
+  }
+
+  accumulate(k: number, out: FArray, scale: number): number {
+    const N = this.net.config.N;
+    projectError(this.net, this.ro, k, this.options.projection ?? "feedback", this.s);
+    return Math.sqrt(rowScaleAdd(out, this.P, N, N, this.s, scale, this.options.legacyRow0 === true));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The interface every online learning rule implements (SPEC §6.3). Within a trial the adaptation loop
+ * advances the network one step (k -> k+1), then asks the rule to advance its traces and to add its
+ * update for the current error e_{k+1} into a buffer; W_rec <- W_rec + lr * dw_k before the next step.
+ * Rules learn from trial 0 of the rollout (the reference's "batch element 0").
+ */
+import { FArray } from "../kernels";
+import { Network, Rollout } from "../network";
+
+export interface LearningRule {
+  /** e.g. "rflo", "bptt". */
+  readonly name: string;
+  /** Start of a trial: bind to the network and its rollout (at step 0) and clear all traces. */
+  reset(net: Network, ro: Rollout): void;
+  /** Include step k -> k+1 (x_{k+1}, r_k, ...) in the traces. Call once per step, before `accumulate`. */
+  advance(k: number): void;
+  /**
+   * Adds scale * dw_k into `out` ([N, N], row-major like W_rec), where dw_k is the rule's update
+   * direction for the current error e_{k+1} (a descent direction: W_rec += lr * dw_k). Returns |dw_k|_F.
+   */
+  accumulate(k: number, out: FArray, scale: number): number;
+}
+
+/** Which matrix carries the error to the units: the learned feedback weights, or W_out^T ("_t" rules). */
+export type ErrorProjection = "feedback" | "transpose";
+
+/** s = P e_{k+1} for trial 0, with P = W_fb (feedback) or W_out^T (transpose); written into `s` [N]. */
+export function projectError(net: Network, ro: Rollout, k: number, projection: ErrorProjection, s: FArray): void {
+  const { N, nOut } = net.config;
+  const e = ro.e;
+  const at = (k + 1) * ro.B * nOut; // trial 0 of step k+1
+  if (projection === "feedback") {
+    const w = net.params.wFb;
+    for (let i = 0; i < N; i++) {
+      let v = 0;
+      for (let o = 0; o < nOut; o++) v += w[i * nOut + o] * e[at + o];
+      s[i] = v;
+    }
+  } else {
+    const w = net.params.wOut;
+    for (let i = 0; i < N; i++) {
+      let v = 0;
+      for (let o = 0; o < nOut; o++) v += w[o * N + i] * e[at + o];
+      s[i] = v;
+    }
+  }
+}
+
+export function newArray(like: FArray, n: number): FArray {
+  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+}

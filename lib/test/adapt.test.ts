@@ -1,0 +1,106 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Rng } from "../src/rng";
+import * as net from "../src/network";
+import { Adapter, adaptConfig, effectiveLr, PAPER_LR } from "../src/adapt";
+import { Pretrainer, pretrainConfig } from "../src/train";
+import { nativeAvailable, setEngine } from "../src/kernels";
+import { Rflo } from "../src/rules";
+import * as task from "../src/task";
+
+function pretrainedSmall() {
+  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 60, batchSize: 32, evalEvery: 60, network: { N: 30 } }));
+  while (p.done < 60) p.step();
+  return p.net;
+}
+
+test("the paper's learning rates are the defaults, per condition", () => {
+  assert.equal(adaptConfig({ rule: "bptt", control: true }).lr, 1e-4);
+  assert.equal(adaptConfig({ rule: "bptt", control: false }).lr, 5e-6);
+  assert.equal(adaptConfig({ rule: "rflo", control: true }).lr, 5e-5);
+  assert.equal(adaptConfig({ rule: "rflo", control: false }).lr, 5e-5);
+  assert.equal(PAPER_LR.fed.control, 5e-5);
+  assert.equal(adaptConfig({ rule: "rflo", lr: 1e-3 }).lr, 1e-3);
+  assert.throws(() => adaptConfig({ lr: 0 }), /lr: must be a finite number > 0/);
+  assert.throws(() => adaptConfig({ rule: "sgd" as never }), /rule: must be one of/);
+  assert.throws(() => adaptConfig({ rotationDeg: NaN }), /rotationDeg/);
+});
+
+test("the reference code's learning-rate rescalings are an explicit option (SPEC §6.4)", () => {
+  const fb = net.initNetwork({ N: 20 }, Rng.seeded(1));
+  const nofb = net.initNetwork({ N: 20, fbDensity: 0 }, Rng.seeded(1));
+  const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
+  const wRatio = norm(fb.params.wFb) / norm(fb.params.wOut);
+  const ref = (o: Parameters<typeof adaptConfig>[0]) => adaptConfig({ ...o, lrTransform: "reference", lr: 1 });
+  assert.equal(effectiveLr(adaptConfig({ rule: "bptt", lr: 1 }), fb), 1, "off by default");
+  assert.ok(Math.abs(effectiveLr(ref({ rule: "bptt" }), fb) - wRatio) < 1e-12);
+  assert.ok(Math.abs(effectiveLr(ref({ rule: "bptt" }), nofb) - wRatio * 0.1) < 1e-12);
+  assert.equal(effectiveLr(ref({ rule: "rflo", control: true }), fb), 1);
+  assert.equal(effectiveLr(ref({ rule: "rflo", control: false }), fb), 0.1);
+  assert.ok(Math.abs(effectiveLr(ref({ rule: "rflo", control: true }), nofb) - 0.1 * wRatio) < 1e-12);
+});
+
+test("adaptation learns the rotation, changes only W_rec, and leaves the pre-trained network untouched", () => {
+  const pre = pretrainedSmall();
+  const before = net.cloneNetwork(pre);
+  for (const [rule, control] of [["rflo", true], ["bptt", true]] as const) {
+    const a = new Adapter(pre, adaptConfig({ rule, control, trials: 40, testEvery: 20, lr: rule === "bptt" ? 3e-5 : 2e-5 }));
+    a.run();
+    assert.equal(a.testLog.length, 3);
+    assert.ok(a.testLog[2].testError < a.testLog[0].testError, `${rule}: test error ${a.testLog[0].testError} -> ${a.testLog[2].testError}`);
+    for (const name of net.PARAM_NAMES) {
+      if (name === "wRec") assert.notDeepEqual(a.net.params.wRec, pre.params.wRec);
+      else assert.deepEqual(a.net.params[name], pre.params[name], name);
+    }
+    for (const r of a.trialLog) assert.ok(r.efficiency > 0 && r.efficiency <= 1 + 1e-6, `efficiency ${r.efficiency}`);
+  }
+  for (const name of net.PARAM_NAMES) assert.deepEqual(pre.params[name], before.params[name]);
+});
+
+test("same seed, same adaptation run; a passive comparison rule does not change learning", () => {
+  const pre = pretrainedSmall();
+  const run = (compare: "bptt" | null) => {
+    const a = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 6, testEvery: 3, compare }));
+    a.run();
+    return a;
+  };
+  const x = run(null);
+  const y = run(null);
+  const z = run("bptt");
+  assert.deepEqual(x.trialLog, y.trialLog);
+  assert.deepEqual(x.net.params.wRec, y.net.params.wRec);
+  const close = (u: ArrayLike<number>, v: ArrayLike<number>) => Array.from(u).every((ui, i) => Math.abs(ui - v[i]) < 1e-6);
+  assert.ok(close(z.net.params.wRec, x.net.params.wRec));
+  for (const r of z.trialLog) {
+    assert.ok(r.localAlignment > -1 && r.localAlignment < 1);
+    assert.ok(Number.isFinite(r.globalAlignment));
+  }
+});
+
+test("RFLO's float32 updates agree across engines", { skip: nativeAvailable() ? false : "native addon not built" }, () => {
+  const n = net.initNetwork({ N: 37 }, Rng.seeded(4));
+  const batch = task.rotate(task.centreOut([5]), 40);
+  const ro = net.simulate(n, batch, { init: Rng.seeded(4) });
+  const result = (engine: "openblas" | "js") => {
+    setEngine(engine);
+    const rule = new Rflo();
+    rule.reset(n, ro);
+    const out = new Float32Array(37 * 37);
+    let norm = 0;
+    for (let k = 0; k < batch.T; k++) {
+      rule.advance(k);
+      norm = rule.accumulate(k, out, 0.5);
+    }
+    return { out, norm };
+  };
+  try {
+    const a = result("openblas");
+    const b = result("js");
+    let d = 0, s = 0;
+    for (let i = 0; i < a.out.length; i++) { d += (a.out[i] - b.out[i]) ** 2; s += b.out[i] ** 2; }
+    assert.ok(s > 0 && Math.sqrt(d / s) < 1e-5, `relative difference ${Math.sqrt(d / s)}`);
+    assert.ok(Math.abs(a.norm - b.norm) < 1e-4 * b.norm);
+  } finally {
+    setEngine("auto");
+  }
+});
