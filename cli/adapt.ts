@@ -9,7 +9,7 @@
  * A condition is a rule (rflo, bptt, fed) with "+c" when the control input stays on during learning.
  * Per run, <out>/<condition>-seed<S>.trials.csv (one row per trial), .tests.csv (test error with feedback OFF
  * on the 8 rotated targets, before trial 0 and every --test-every trials) and .json (config, learning rate,
- * pre-trained checkpoint, code version, timing, final error). Finished runs are skipped; an interrupted run
+ * pre-trained checkpoint, code version, timing, final error) and .wrec.safetensors (the adapted W_rec). Finished runs are skipped; an interrupted run
  * resumes from <...>.partial.safetensors (written every 100 trials). Ctrl-C saves before exiting.
  */
 import * as fs from "fs";
@@ -17,7 +17,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import * as aq from "arquero";
 import { Adapter, adaptConfig, TrialRecord, TestRecord } from "../lib/src/adapt";
-import { codeVersion, loadNetwork, saveNetwork, writeFileAtomic } from "../lib/src/checkpoint";
+import { TORCH_NAMES, codeVersion, loadNetwork, saveCheckpoint, saveNetwork, writeFileAtomic } from "../lib/src/checkpoint";
 import { engine, setThreads } from "../lib/src/kernels";
 import { Progress } from "../lib/src/progress";
 import { dataPath } from "../lib/src/paths";
@@ -140,6 +140,12 @@ async function runOne(label: string, rule: RuleName, control: boolean, seed: num
       2,
     ) + "\n",
   );
+  saveCheckpoint(`${base}.wrec.safetensors`, {
+    kind: "adapted-wrec",
+    config,
+    tensors: { [TORCH_NAMES.wRec]: { shape: [adapter.net.config.N, adapter.net.config.N], data: adapter.net.params.wRec } },
+    meta: { pretrained: path.relative(process.cwd(), a.pretrained!), codeVersion: codeVersion() },
+  });
   fs.rmSync(partial, { force: true });
   console.error(`${label} seed ${seed}: test error ${adapter.testLog[0].testError.toPrecision(4)} -> ${final.testError.toPrecision(4)}`);
 }

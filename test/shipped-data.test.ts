@@ -1,0 +1,51 @@
+/**
+ * Checks the shipped data (data/): the pre-trained networks follow the full protocol and show what the
+ * paper's first figure rests on, and the cached adaptation runs are complete. Recomputes the test
+ * errors from the weights rather than trusting the numbers stored beside them.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import { loadNetwork } from "../lib/src/checkpoint";
+import { dataPath } from "../lib/src/paths";
+import { evaluate, testSets, pretrainConfig } from "../lib/src/train";
+import { loadAdaptationRuns } from "../lib/src/results";
+
+for (const fb of ["fb", "nofb"] as const) {
+  test(`data/pretrained/pretrain-${fb}-seed1: full protocol, complete, test errors as recorded`, () => {
+    const ck = loadNetwork(dataPath("pretrained", `pretrain-${fb}-seed1.safetensors`));
+    const c = ck.meta.pretrain as ReturnType<typeof pretrainConfig>;
+    assert.equal(c.batches, 5000);
+    assert.equal(c.batchSize, 256);
+    assert.equal(c.network.N, 400);
+    assert.equal(c.network.fbDensity, fb === "fb" ? 1 : 0);
+    assert.equal(c.clipNorm, 0.2);
+    assert.equal(c.adam.lr, 1e-3);
+    assert.equal((ck.metrics as { batchesDone: number }).batchesDone, 5000);
+    const ev = evaluate(ck.network, testSets(c), c.seed);
+    const recorded = (ck.metrics as { lastEval: Record<string, number> }).lastEval;
+    for (const key of ["centreOut_fb", "centreOut_nofb", "rotated_fb", "rotated_nofb", "random_fb"] as const) {
+      assert.ok(Math.abs(ev[key] - recorded[key]) <= 1e-6 * Math.max(1, recorded[key]), `${key}: ${ev[key]} vs recorded ${recorded[key]}`);
+    }
+    if (fb === "fb") {
+      assert.ok(ev.centreOut_fb < 0.5 * ev.centreOut_nofb, `centre-out: fb on ${ev.centreOut_fb} vs off ${ev.centreOut_nofb}`);
+      assert.ok(ev.rotated_fb < 0.2 * ev.rotated_nofb, `rotated 30°: fb on ${ev.rotated_fb} vs off ${ev.rotated_nofb}`);
+    } else {
+      assert.equal(ev.centreOut_fb, ev.centreOut_nofb, "no feedback weights: switching feedback changes nothing");
+    }
+  });
+}
+
+test("data/results/persistent-rot30: 4 conditions x 3 seeds, 1000 trials each, with adapted weights", () => {
+  const dir = dataPath("results", "persistent-rot30");
+  const runs = loadAdaptationRuns(dir);
+  for (const condition of ["rflo+c", "rflo", "bptt+c", "bptt"]) {
+    const mine = runs.filter((r) => r.condition === condition);
+    assert.ok(mine.length >= 3, `${condition}: ${mine.length} seeds`);
+    for (const r of mine) {
+      assert.equal(r.trials.length, 1000);
+      assert.equal(r.tests[r.tests.length - 1].trial, 1000);
+      assert.ok(fs.existsSync(`${dir}/${condition}-seed${r.seed}.wrec.safetensors`));
+    }
+  }
+});
