@@ -261,7 +261,7 @@ export function simulate(net: Network, batch: TrialBatch, options: SimulateOptio
 export function beginRollout(net: Network, batch: TrialBatch, options: SimulateOptions = {}): Rollout {
   checkParams(net);
   const cfg = net.config;
-  const { N, nIn, nOut, dt } = cfg;
+  const { N, nIn, nOut } = cfg;
   const { T, B } = batch;
   if (nIn !== N_INPUTS || nOut !== N_OUTPUTS) {
     throw new ParameterError("config", `the reaching task needs nIn=${N_INPUTS}, nOut=${N_OUTPUTS}, got nIn=${nIn}, nOut=${nOut}`);

@@ -1,8 +1,8 @@
 // arquero tables in tslab notebooks. arquero 8 is ESM; only its types are imported here, so loading the
 // lib does not load arquero (notebooks `import * as aq from "arquero"`, which Node 20.19+ can require).
-import { writeFileSync } from "fs";
 import type { ColumnTable } from "arquero";
 import { displayBundle } from "./plot";
+import { writeFileAtomic } from "./checkpoint";
 
 export type TableHTMLOptions = NonNullable<Parameters<ColumnTable["toHTML"]>[0]>;
 
@@ -16,7 +16,7 @@ export function showTable(table: ColumnTable, opts: TableHTMLOptions = {}): void
   if (!displayBundle({ "text/html": table.toHTML(options), "text/plain": text })) console.log(text);
 }
 
-/** Writes a table as CSV (e.g. a results table under data/). */
+/** Writes a table as CSV, atomically (e.g. a results table under data/). */
 export function saveCSV(table: ColumnTable, file: string): void {
-  writeFileSync(file, table.toCSV());
+  writeFileAtomic(file, table.toCSV());
 }

@@ -30,7 +30,7 @@ test("one Adam step with clipping matches a hand computation", () => {
 
 test("clipping leaves gradients within the bound untouched", () => {
   const g = new Float32Array([0.1, 0.1]);
-  assert.deepEqual(clipGradNorm([g], 0.2), { norm: Math.hypot(0.1, 0.1) === 0 ? 0 : Math.sqrt(2 * Math.fround(0.1) ** 2), scale: 1 });
+  assert.deepEqual(clipGradNorm([g], 0.2), { norm: Math.sqrt(2 * Math.fround(0.1) ** 2), scale: 1 });
   assert.deepEqual(Array.from(g), [Math.fround(0.1), Math.fround(0.1)]);
   assert.throws(() => clipGradNorm([new Float32Array([NaN])], 0.2), /grads: gradient norm is NaN/);
   assert.throws(() => clipGradNorm([g], 0), /maxNorm/);
