@@ -88,11 +88,25 @@ function figureHtml(json: string): string {
 }
 
 /**
+ * plotly.js 3 accepts titles only as { text }; a plain string is silently dropped. Converts the
+ * figure's and every axis's string title so that notebooks may write either form.
+ */
+export function normaliseLayout(layout: Record<string, any> = {}): Record<string, any> {
+  const out: Record<string, any> = { ...layout };
+  if (typeof out.title === "string") out.title = { text: out.title };
+  for (const key of Object.keys(out)) {
+    if (/^[xy]axis\d*$/.test(key) && out[key] && typeof out[key].title === "string") out[key] = { ...out[key], title: { text: out[key].title } };
+  }
+  return out;
+}
+
+/**
  * Displays a figure in the running tslab cell; a no-op outside tslab. Returns nothing on purpose: tslab
  * echoes a cell's last value, which would print the whole figure as text.
  */
-export function show(fig: Figure): void {
+export function show(figure: Figure): void {
   if (!tslabWriter()) return;
+  const fig = { ...figure, layout: normaliseLayout(figure.layout) };
   const json = scriptJSON({ data: fig.data, layout: fig.layout ?? {}, config: { responsive: true, ...fig.config } });
   displayBundle({ "application/vnd.plotly.v1+json": JSON.parse(json), "text/html": figureHtml(json) });
 }

@@ -1,2 +1,3 @@
 /** Analyses of trained networks and learning rules. */
 export * from "./alignment";
+export * from "./acute";
