@@ -93,7 +93,8 @@ async function runOne(label: string, rule: RuleName, control: boolean, seed: num
     adapter.net.params.wRec.set(p.network.params.wRec);
     adapter.trialsRng = Rng.fromState(p.rng.trials);
     adapter.initRng = Rng.fromState(p.rng.init);
-    adapter.trialLog.push(...saved.trials);
+    // JSON turned NaN (no comparison rule) into null; restore it so that resumed tables match.
+    adapter.trialLog.push(...saved.trials.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TrialRecord));
     adapter.testLog.push(...saved.tests);
     adapter.done = saved.trials.length;
     console.error(`${label} seed ${seed}: resuming at trial ${adapter.done}`);
