@@ -6,7 +6,8 @@ import { Rflo } from "./rflo";
 import { ErrorProjection, LearningRule } from "./rule";
 
 export * from "./rule";
-export { Rflo, RfloOptions } from "./rflo";
+export { Rflo } from "./rflo";
+export type { RfloOptions } from "./rflo";
 export { Fed } from "./fed";
 export { OnlineBptt } from "./bptt";
 
