@@ -11,10 +11,11 @@ import { dataPath } from "../lib/src/paths";
 import { evaluate, testSets, pretrainConfig } from "../lib/src/train";
 import { loadAdaptationRuns } from "../lib/src/results";
 
-for (const fb of ["fb", "nofb"] as const) {
-  test(`data/pretrained/pretrain-${fb}-seed1: full protocol, complete, test errors as recorded`, () => {
-    const ck = loadNetwork(dataPath("pretrained", `pretrain-${fb}-seed1.safetensors`));
+for (const [fb, seed] of [["fb", 1], ["nofb", 1], ["fb", 2]] as const) {
+  test(`data/pretrained/pretrain-${fb}-seed${seed}: full protocol, complete, test errors as recorded`, () => {
+    const ck = loadNetwork(dataPath("pretrained", `pretrain-${fb}-seed${seed}.safetensors`));
     const c = ck.meta.pretrain as ReturnType<typeof pretrainConfig>;
+    assert.equal(c.seed, seed);
     assert.equal(c.batches, 5000);
     assert.equal(c.batchSize, 256);
     assert.equal(c.network.N, 400);
