@@ -16,12 +16,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import * as aq from "arquero";
-import { Adapter, adaptConfig, TrialRecord, TestRecord } from "../lib/src/adapt";
-import { TORCH_NAMES, codeVersion, loadNetwork, saveCheckpoint, saveNetwork, writeFileAtomic } from "../lib/src/checkpoint";
+import { Adapter, adaptConfig } from "../lib/src/adapt";
+import { TORCH_NAMES, codeVersion, loadNetwork, saveCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
 import { engine, setThreads } from "../lib/src/kernels";
 import { Progress } from "../lib/src/progress";
 import { dataPath } from "../lib/src/paths";
-import { Rng } from "../lib/src/rng";
 import { RULE_NAMES, RuleName } from "../lib/src/rules";
 import { oneOf } from "../lib/src/validate";
 
@@ -84,23 +83,10 @@ async function runOne(label: string, rule: RuleName, control: boolean, seed: num
     compare: a.compare ? oneOf("--compare", a.compare, RULE_NAMES) : null,
     ...(a.lr ? { lr: num("lr", a.lr) } : {}),
   });
-  const adapter = new Adapter(pre.network, config);
   const partial = `${base}.partial.safetensors`;
-  if (fs.existsSync(partial)) {
-    const p = loadNetwork(partial);
-    const saved = p.metrics as { trials: TrialRecord[]; tests: TestRecord[]; config: unknown };
-    if (JSON.stringify(saved.config) !== JSON.stringify(config)) throw new Error(`${partial} was written with another config; delete it to start over`);
-    adapter.net.params.wRec.set(p.network.params.wRec);
-    adapter.trialsRng = Rng.fromState(p.rng.trials);
-    adapter.initRng = Rng.fromState(p.rng.init);
-    // JSON turned NaN (no comparison rule) into null; restore it so that resumed tables match.
-    adapter.trialLog.push(...saved.trials.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TrialRecord));
-    adapter.testLog.push(...saved.tests);
-    adapter.done = saved.trials.length;
-    console.error(`${label} seed ${seed}: resuming at trial ${adapter.done}`);
-  }
-  const savePartial = () =>
-    saveNetwork(partial, adapter.net, { rng: adapter.rngState(), metrics: { trials: adapter.trialLog, tests: adapter.testLog, config } });
+  const adapter = fs.existsSync(partial) ? Adapter.resume(pre.network, config, partial) : new Adapter(pre.network, config);
+  if (adapter.done > 0) console.error(`${label} seed ${seed}: resuming at trial ${adapter.done}`);
+  const savePartial = () => adapter.save(partial);
   const bar = new Progress({ label: `${label} seed ${seed}`, total: config.trials, start: adapter.done, unit: "trial" });
   const t0 = performance.now();
   if (adapter.testLog.length === 0) adapter.test();

@@ -15,7 +15,8 @@ import { Rng, RngState } from "./rng";
 import { LearningRule, RuleName, RULE_NAMES, makeRule, ErrorProjection } from "./rules";
 import { ReachConfig, TrialBatch, centreOutAll, centreOutRandom, reachConfig, rotate } from "./task";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
-import { cosine } from "./analysis/alignment";
+import { cosine, frobenius } from "./analysis/alignment";
+import { CheckpointError, loadNetwork, saveNetwork } from "./checkpoint";
 
 /** The paper's learning rates ([PAPER], FIGURES.md); FED (not in the paper) uses RFLO's. */
 export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
@@ -75,12 +76,6 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
   return c;
 }
 
-function frobenius(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
 /**
  * The learning rate actually applied. With lrTransform "reference" (SPEC §6.4): BPTT is scaled by
  * w_ratio = |W_fb|/|W_out| (and ÷10 for a network without feedback); RFLO/FED ÷10 without control;
@@ -126,8 +121,8 @@ export class Adapter {
   readonly comparison: LearningRule | null;
   readonly lr: number;
   readonly testSet: TrialBatch;
-  trialsRng: Rng;
-  initRng: Rng;
+  private trialsRng: Rng;
+  private initRng: Rng;
   done = 0;
   readonly trialLog: TrialRecord[] = [];
   readonly testLog: TestRecord[] = [];
@@ -233,8 +228,25 @@ export class Adapter {
     }
   }
 
-  /** Random-stream states, for resuming. */
-  rngState(): Record<string, RngState> {
-    return { trials: this.trialsRng.state(), init: this.initRng.state() };
+  /** Writes the run so far (adapted W_rec, random streams, logs, config) for `resume`, atomically. */
+  save(file: string): void {
+    const rng: Record<string, RngState> = { trials: this.trialsRng.state(), init: this.initRng.state() };
+    saveNetwork(file, this.net, { rng, metrics: { trials: this.trialLog, tests: this.testLog, config: this.config } });
+  }
+
+  /** Continues a run saved by `save`; the config must be the one it was saved with. */
+  static resume(pretrained: Network, config: AdaptConfig, file: string): Adapter {
+    const ck = loadNetwork(file);
+    const saved = ck.metrics as { trials: Record<string, number | null>[]; tests: TestRecord[]; config: unknown };
+    if (JSON.stringify(saved.config) !== JSON.stringify(config)) throw new CheckpointError(file, "was written with another adaptation config; delete it to start over");
+    const a = new Adapter(pretrained, config);
+    a.net.params.wRec.set(ck.network.params.wRec);
+    a.trialsRng = Rng.fromState(ck.rng.trials);
+    a.initRng = Rng.fromState(ck.rng.init);
+    // JSON stores NaN (no comparison rule) as null.
+    a.trialLog.push(...saved.trials.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TrialRecord));
+    a.testLog.push(...saved.tests);
+    a.done = saved.trials.length;
+    return a;
   }
 }

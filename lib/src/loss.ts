@@ -16,6 +16,7 @@
 import { gemm, FArray } from "./kernels";
 import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } from "./network";
 import { finite, oneOf, ParameterError } from "./validate";
+import { frobenius } from "./analysis/alignment";
 
 export interface LossConfig {
   /** Weight of mean(r^2) ("beta1", 2e-3). */
@@ -60,12 +61,6 @@ export function zeroGrads(net: Network): Grads {
   return g;
 }
 
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
 function penaltyWeight(name: ParamName, c: LossConfig): number {
   return name === "wRec" ? c.recWeight : c.paramWeight;
 }
@@ -79,7 +74,7 @@ export function loss(net: Network, ro: Rollout, config: Partial<LossConfig> = {}
   for (let i = 0; i < ro.r.length; i++) sr += ro.r[i] * ro.r[i];
   let param = 0;
   for (const name of GRAD_NAMES) {
-    const n = norm(net.params[name]);
+    const n = frobenius(net.params[name]);
     param += penaltyWeight(name, c) * (c.penalty === "norm" ? n : n * n);
   }
   const task = se / ro.e.length;
@@ -205,7 +200,7 @@ export function lossGradient(
   // Parameter penalty.
   for (const name of GRAD_NAMES) {
     const p = net.params[name];
-    const n = norm(p);
+    const n = frobenius(p);
     const wgt = penaltyWeight(name, c);
     const scale = c.penalty === "norm" ? (n > 0 ? wgt / n : 0) : 2 * wgt;
     const g = grads[name];

@@ -9,8 +9,7 @@ import type * as aqType from "arquero";
 import type { ColumnTable } from "arquero";
 import type { TestRecord, TrialRecord } from "./adapt";
 import { Network, cloneNetwork } from "./network";
-import { CheckpointError, loadCheckpoint } from "./checkpoint";
-import { TORCH_NAMES } from "./checkpoint";
+import { CheckpointError, TORCH_NAMES, loadCheckpoint } from "./checkpoint";
 
 function arquero(): typeof aqType {
   return require("arquero") as typeof aqType;

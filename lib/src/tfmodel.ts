@@ -5,7 +5,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
-import { Network, ParamName } from "./network";
+import { Network, ParamName, paramShapes } from "./network";
 import { TrialBatch } from "./task";
 
 type TF = typeof tfType;
@@ -82,8 +82,7 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
 
 /** Loss value and gradients by TensorFlow.js autodiff, returned as Float32Arrays by parameter name. */
 export function tfLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}, config: Partial<LossConfig> = {}): { value: number; grads: Record<string, Float32Array> } {
-  const { N, nIn, nOut } = net.config;
-  const shapes: Record<string, number[]> = { wIn: [N, nIn], wRec: [N, N], wOut: [nOut, N], bOut: [nOut], wFb: [N, nOut], b: [N] };
+  const shapes = paramShapes(net.config);
   const out: { value: number; grads: Record<string, Float32Array> } = { value: NaN, grads: {} };
   tf.tidy(() => {
     const inputs = GRAD_NAMES.map((n) => tf.tensor(Float32Array.from(net.params[n]), shapes[n]));
@@ -100,22 +99,17 @@ export function tfLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: Arra
  * fed-back error detached (what online BPTT computes at step k). Returns [N, N].
  */
 export function tfStepLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: ArrayLike<number>, k: number, opts: { feedback?: boolean } = {}): Float32Array {
-  const { N, nIn, nOut } = net.config;
+  const shapes = paramShapes(net.config);
+  const nOut = net.config.nOut;
   let out = new Float32Array(0);
   tf.tidy(() => {
-    const fixed = {
-      wIn: tf.tensor2d(Float32Array.from(net.params.wIn), [N, nIn]),
-      wOut: tf.tensor2d(Float32Array.from(net.params.wOut), [nOut, N]),
-      bOut: tf.tensor1d(Float32Array.from(net.params.bOut)),
-      wFb: tf.tensor2d(Float32Array.from(net.params.wFb), [N, nOut]),
-      b: tf.tensor1d(Float32Array.from(net.params.b)),
-    };
+    const p = Object.fromEntries(GRAD_NAMES.map((n) => [n, tf.tensor(Float32Array.from(net.params[n]), shapes[n])])) as Record<Exclude<ParamName, "mask">, Tensor>;
     const f = (wRec: Tensor) => {
-      const { E } = tfForward(tf, net, { ...fixed, wRec }, batch, x0, { ...opts, detachFeedback: true });
+      const { E } = tfForward(tf, net, { ...p, wRec }, batch, x0, { ...opts, detachFeedback: true });
       const e0 = tf.slice(E[k + 1], [0, 0], [1, nOut]);
       return tf.mean(tf.square(e0)) as tfType.Scalar;
     };
-    const g = tf.grad(f)(tf.tensor2d(Float32Array.from(net.params.wRec), [N, N]));
+    const g = tf.grad(f)(p.wRec);
     out = g.dataSync() as Float32Array;
   });
   return out;

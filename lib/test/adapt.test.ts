@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { Rng } from "../src/rng";
 import * as net from "../src/network";
 import { Adapter, adaptConfig, effectiveLr, PAPER_LR } from "../src/adapt";
@@ -103,4 +106,23 @@ test("RFLO's float32 updates agree across engines", { skip: nativeAvailable() ? 
   } finally {
     setEngine("auto");
   }
+});
+
+test("a saved and resumed adaptation run ends identical to an uninterrupted one", () => {
+  const pre = pretrainedSmall();
+  const config = adaptConfig({ rule: "rflo", trials: 8, testEvery: 4 });
+  const straight = new Adapter(pre, config);
+  straight.run();
+  const first = new Adapter(pre, config);
+  first.test();
+  for (let i = 0; i < 3; i++) first.trial();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fbc-adapt-")), "run.safetensors");
+  first.save(file);
+  const resumed = Adapter.resume(pre, config, file);
+  assert.equal(resumed.done, 3);
+  resumed.run();
+  assert.deepEqual(resumed.trialLog, straight.trialLog);
+  assert.deepEqual(resumed.testLog, straight.testLog);
+  assert.deepEqual(resumed.net.params.wRec, straight.net.params.wRec);
+  assert.throws(() => Adapter.resume(pre, { ...config, lr: 1e-3 }, file), /another adaptation config/);
 });

@@ -1,6 +1,13 @@
 /** Alignment measures between weight matrices and gradients. */
 import { Network } from "../network";
 
+/** Euclidean (Frobenius) norm of a vector or flattened matrix. */
+export function frobenius(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+
 /** Cosine similarity of two equally long vectors (0 when either is zero). */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`cosine: lengths differ (${a.length} vs ${b.length})`);
