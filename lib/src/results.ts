@@ -1,7 +1,7 @@
 /**
- * Result tables of adaptation runs (arquero): one row per trial and one per test, with the condition
- * and seed of each run, built from live `Adapter`s or loaded from the files `npm run adapt` writes.
- * arquero is loaded on first use, so importing the lib does not load it.
+ * Adaptation runs as data: loaded from the files `npm run adapt` writes (or built from live `Adapter`s),
+ * summarised over seeds (arquero tables) and reduced to curves with bands for plots. arquero is loaded
+ * on first use, so importing the lib does not load it.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -20,16 +20,6 @@ export interface RunRecords {
   seed: number;
   trials: TrialRecord[];
   tests: TestRecord[];
-}
-
-/** Trial and test tables of several runs, each row tagged with its run's condition and seed. */
-export function adaptationTables(runs: RunRecords[]): { trials: ColumnTable; tests: ColumnTable } {
-  const aq = arquero();
-  const tag = <T extends object>(r: RunRecords, rows: T[]) => rows.map((row) => ({ condition: r.condition, seed: r.seed, ...row }));
-  return {
-    trials: aq.from(runs.flatMap((r) => tag(r, r.trials))),
-    tests: aq.from(runs.flatMap((r) => tag(r, r.tests))),
-  };
 }
 
 /** Reads every complete run in `dir` (files <condition>-seed<S>.{json,trials.csv,tests.csv}). */
@@ -51,6 +41,36 @@ export function loadAdaptationRuns(dir: string): RunRecords[] {
   }
   if (runs.length === 0) throw new Error(`no complete runs in ${dir}`);
   return runs;
+}
+
+/**
+ * Mean and range over the seeds of one condition of a per-trial or per-test column, each seed's series
+ * first smoothed by a trailing mean over `window` entries: for plotting a curve with a band.
+ */
+export function seedBand(
+  runs: RunRecords[],
+  condition: string,
+  log: "trials" | "tests",
+  column: string,
+  window = 1,
+): { x: number[]; mean: number[]; lo: number[]; hi: number[] } {
+  const mine = runs.filter((r) => r.condition === condition);
+  if (mine.length === 0) throw new Error(`no runs of condition ${JSON.stringify(condition)}`);
+  const series = mine.map((r) => {
+    const ys = (r[log] as unknown as Record<string, number>[]).map((row) => row[column]);
+    return ys.map((_, i) => {
+      const from = Math.max(0, i - window + 1);
+      return ys.slice(from, i + 1).reduce((a, b) => a + b, 0) / (i + 1 - from);
+    });
+  });
+  const n = Math.min(...series.map((s) => s.length));
+  const at = (i: number) => series.map((s) => s[i]);
+  return {
+    x: (mine[0][log] as { trial: number }[]).slice(0, n).map((row) => row.trial),
+    mean: Array.from({ length: n }, (_, i) => at(i).reduce((a, b) => a + b, 0) / series.length),
+    lo: Array.from({ length: n }, (_, i) => Math.min(...at(i))),
+    hi: Array.from({ length: n }, (_, i) => Math.max(...at(i))),
+  };
 }
 
 /** Per condition: mean, standard deviation, min and max over seeds of the last test error, and n. */
