@@ -1,144 +1,174 @@
 /**
- * Persistent-perturbation learning (SPEC §5.2, §6; figure F3): runs adaptation conditions x seeds from a
- * pre-trained network and writes result tables.
+ * Persistent-perturbation learning (SPEC §5.2, §6; figure F3): adaptation conditions x seeds from a
+ * pre-trained network, written as result tables. `npm run adapt -- --help` lists the options.
  *
- *   npm run adapt -- [--conditions rflo+c,rflo,bptt+c,bptt] [--seeds 1,2,3] [--trials 1000] [--rotation 30]
- *                    [--pretrained data/pretrained/pretrain-fb-seed1.safetensors] [--out data/results/persistent-rot30]
- *                    [--compare bptt] [--lr <number>] [--lr-transform none|reference] [--test-every 25] [--threads 1]
+ *   npm run adapt                                       # -> runs/adapt/persistent-rot30/
  *
  * A condition is a rule (rflo, bptt, fed) with "+c" when the control input stays on during learning.
- * Per run, <out>/<condition>-seed<S>.trials.csv (one row per trial), .tests.csv (test error with feedback OFF
- * on the 8 rotated targets, before trial 0 and every --test-every trials) and .json (config, learning rate,
- * pre-trained checkpoint, code version, timing, final error) and .wrec.safetensors (the adapted W_rec). Finished runs are skipped; an interrupted run
- * resumes from <...>.partial.safetensors (written every 100 trials). Ctrl-C saves before exiting.
+ * Per run: <condition>-seed<S>.trials.csv (one row per trial), .tests.csv (test error with feedback OFF on the
+ * 8 rotated targets, before trial 0 and every --test-every trials), .json (settings, provenance, timing, final
+ * error; written last, it marks the run complete) and .wrec.safetensors (the adapted W_rec). An interrupted
+ * run resumes from <...>.partial.safetensors (saved every 100 trials and on Ctrl-C).
+ *
+ * A run's settings are its adaptation config plus the SHA-256 of the pre-trained checkpoint. A finished run
+ * is reused, and a partial one resumed, only when they are identical; otherwise the command refuses before
+ * computing anything and names the settings that differ.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import * as aq from "arquero";
-import { Adapter, adaptConfig } from "../lib/src/adapt";
-import { TORCH_NAMES, codeVersion, loadNetwork, saveCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
+import { Adapter, AdaptConfig, adaptConfig } from "../lib/src/adapt";
+import { TORCH_NAMES, loadNetwork, saveCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
 import { engine, setThreads } from "../lib/src/kernels";
 import { Progress } from "../lib/src/progress";
-import { dataPath } from "../lib/src/paths";
+import { dataPath, runsPath } from "../lib/src/paths";
+import { sha256File } from "../lib/src/provenance";
 import { RULE_NAMES, RuleName } from "../lib/src/rules";
-import { oneOf } from "../lib/src/validate";
+import { Option, opt, runCli } from "./args";
+import { assertSameSettings, destination, freeName, userPath } from "./output";
 
-const { values: a } = parseArgs({
+const CONDITIONS = RULE_NAMES.flatMap((r) => [`${r}+c`, r]);
+const DEFAULT_PRETRAINED = dataPath("pretrained", "pretrain-fb-seed1.safetensors");
+const rel = (p: string) => path.relative(process.cwd(), p) || ".";
+
+const spec = {
+  usage: "npm run adapt --",
+  about: `Adapts a pre-trained network to a persistent visuomotor rotation with online learning rules (batch 1),
+one run per condition and seed, and writes result tables. Identical settings reuse finished runs and
+resume partial ones; other settings are refused. Shipped data is never written unless asked.`,
   options: {
-    conditions: { type: "string", default: "rflo+c,rflo,bptt+c,bptt" },
-    seeds: { type: "string", default: "1,2,3" },
-    trials: { type: "string", default: "1000" },
-    rotation: { type: "string", default: "30" },
-    pretrained: { type: "string", default: dataPath("pretrained", "pretrain-fb-seed1.safetensors") },
-    out: { type: "string" },
-    compare: { type: "string" },
-    lr: { type: "string" },
-    "lr-transform": { type: "string", default: "none" },
-    "test-every": { type: "string", default: "25" },
-    threads: { type: "string", default: "1" },
+    conditions: opt.list(`conditions, each one of ${CONDITIONS.join(", ")}`, opt.choice("", CONDITIONS, ""), ["rflo+c", "rflo", "bptt+c", "bptt"]),
+    seeds: opt.list("adaptation seeds (trial order, initial states)", opt.int("", 0, 0), [1, 2, 3]),
+    trials: opt.int("adaptation trials per run", 1000, 1),
+    rotation: opt.num("rotation of the targets, degrees", 30, { min: -180, max: 180 }),
+    pretrained: { ...opt.str("pre-trained checkpoint", DEFAULT_PRETRAINED, "<file>"), shown: rel(DEFAULT_PRETRAINED) },
+    out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("adapt"))}/persistent-rot<rotation>` },
+    compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULE_NAMES, undefined),
+    lr: opt.num("learning rate for every condition (default: the paper's per condition)", undefined, { above: 0 }),
+    "lr-transform": opt.choice("apply the reference code's hidden LR rescalings (SPEC §6.4)", ["none", "reference"] as const, "none"),
+    "test-every": opt.int("test every this many trials", 25, 1),
+    threads: opt.int("OpenBLAS threads (not a setting of the result)", 1, 1, 256),
+    fresh: opt.flag("start a new results folder beside an existing one (<out>-run<k>); nothing is overwritten"),
+    "replace-shipped": opt.flag("allow --out inside data/: finished runs replace the shipped ones"),
+    "allow-dirty": opt.flag("allow writing shipped data from a tree with uncommitted changes (recorded)"),
   },
-});
+} satisfies { usage: string; about: string; options: Record<string, Option<unknown>> };
 
-const num = (name: string, v: string | undefined) => {
-  const n = Number(v);
-  if (v === undefined || v.trim() === "" || !Number.isFinite(n)) throw new Error(`--${name}: must be a number, got ${JSON.stringify(v)}`);
-  return n;
-};
-const rotation = num("rotation", a.rotation);
-const out = a.out ?? dataPath("results", `persistent-rot${rotation}`);
-const seeds = a.seeds!.split(",").map((s) => num("seeds", s));
-const conditions = a.conditions!.split(",").map((c) => {
-  const control = c.endsWith("+c");
-  return { label: c, rule: oneOf("--conditions", control ? c.slice(0, -2) : c, RULE_NAMES) as RuleName, control };
-});
-setThreads(num("threads", a.threads));
-const pre = loadNetwork(a.pretrained!);
-console.error(`pre-trained: ${a.pretrained} (code ${pre.meta.codeVersion}); engine ${engine().name}; results -> ${out}`);
-
-let stopping = false;
-process.on("SIGINT", () => (stopping = true));
-process.on("SIGTERM", () => (stopping = true));
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function csv(rows: object[]): string {
-  return aq.from(rows).toCSV();
+interface Settings {
+  config: AdaptConfig;
+  pretrainedSha256: string;
 }
 
-async function runOne(label: string, rule: RuleName, control: boolean, seed: number): Promise<void> {
-  const base = path.join(out, `${label}-seed${seed}`);
-  const summaryFile = `${base}.json`;
-  if (fs.existsSync(summaryFile) && JSON.parse(fs.readFileSync(summaryFile, "utf8")).complete) {
-    console.error(`${label} seed ${seed}: done already (${summaryFile})`);
+runCli(spec, async ({ values: a }) => {
+  const command = `adapt/persistent-rot${a.rotation}`;
+  const dest = destination({ command, out: a.out, replaceShipped: a["replace-shipped"], allowDirty: a["allow-dirty"] });
+  const out = a.fresh && !dest.shipped ? path.join(path.dirname(dest.dir), freeName(path.basename(dest.dir), (n) => fs.existsSync(path.join(path.dirname(dest.dir), n)))) : dest.dir;
+  const pretrained = userPath(a.pretrained);
+  const pre = loadNetwork(pretrained); // a clear error naming the resolved path if it is missing
+  const pretrainedSha256 = sha256File(pretrained);
+
+  const runs = a.conditions.flatMap((label) =>
+    a.seeds.map((seed) => {
+      const control = label.endsWith("+c");
+      const rule = (control ? label.slice(0, -2) : label) as RuleName;
+      const config = adaptConfig({
+        rule,
+        control,
+        seed,
+        trials: a.trials,
+        rotationDeg: a.rotation,
+        testEvery: a["test-every"],
+        lrTransform: a["lr-transform"],
+        compare: a.compare ?? null,
+        ...(a.lr !== undefined ? { lr: a.lr } : {}),
+      });
+      const base = path.join(out, `${label}-seed${seed}`);
+      return { label, seed, base, partial: `${base}.partial.safetensors`, summary: `${base}.json`, settings: { config, pretrainedSha256 } as Settings };
+    }),
+  );
+
+  // Check every stored run against the request before computing anything.
+  const how = `Use another --out, or --fresh for a new folder beside it (nothing is overwritten).`;
+  const todo: typeof runs = [];
+  for (const r of runs) {
+    if (fs.existsSync(r.summary) && !dest.shipped) {
+      const s = JSON.parse(fs.readFileSync(r.summary, "utf8"));
+      const stored = s.settings ?? { config: s.config, pretrainedSha256: undefined };
+      assertSameSettings(r.summary, { ...stored, config: adaptConfig(stored.config) }, r.settings, how);
+      if (s.complete) {
+        console.error(`${r.label} seed ${r.seed}: finished already with identical settings (${rel(r.summary)}); reused`);
+        continue;
+      }
+    }
+    if (fs.existsSync(r.partial)) {
+      const meta = loadNetwork(r.partial).meta;
+      assertSameSettings(r.partial, { config: Adapter.savedConfig(r.partial), pretrainedSha256: meta.pretrainedSha256 }, r.settings, how);
+    }
+    todo.push(r);
+  }
+  if (todo.length === 0) {
+    console.error(`nothing to do: all ${runs.length} runs in ${rel(out)} are finished with these settings`);
     return;
   }
-  const config = adaptConfig({
-    rule,
-    control,
-    seed,
-    trials: num("trials", a.trials),
-    rotationDeg: rotation,
-    testEvery: num("test-every", a["test-every"]),
-    lrTransform: oneOf("--lr-transform", a["lr-transform"]!, ["none", "reference"] as const),
-    compare: a.compare ? oneOf("--compare", a.compare, RULE_NAMES) : null,
-    ...(a.lr ? { lr: num("lr", a.lr) } : {}),
-  });
-  const partial = `${base}.partial.safetensors`;
-  const adapter = fs.existsSync(partial) ? Adapter.resume(pre.network, config, partial) : new Adapter(pre.network, config);
-  if (adapter.done > 0) console.error(`${label} seed ${seed}: resuming at trial ${adapter.done}`);
-  const savePartial = () => adapter.save(partial);
-  const bar = new Progress({ label: `${label} seed ${seed}`, total: config.trials, start: adapter.done, unit: "trial" });
-  const t0 = performance.now();
-  if (adapter.testLog.length === 0) adapter.test();
-  while (adapter.done < config.trials) {
-    await tick();
-    if (stopping) {
-      savePartial();
-      bar.log(`interrupted at trial ${adapter.done}; saved ${partial}`);
-      process.exit(130);
+  if (dest.shipped) console.error(`replacing shipped results in ${rel(out)} as each run finishes`);
+
+  const threads = setThreads(a.threads);
+  console.error(`pre-trained: ${rel(pretrained)} (sha256 ${pretrainedSha256.slice(0, 12)}, code ${pre.meta.codeVersion}); engine ${engine()}; results -> ${rel(out)}`);
+
+  let stopping = false;
+  process.on("SIGINT", () => (stopping = true));
+  process.on("SIGTERM", () => (stopping = true));
+  const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  for (const r of todo) {
+    const { config } = r.settings;
+    const provenance = { ...dest.provenance, pretrainedSha256, pretrained: rel(pretrained) };
+    const adapter = fs.existsSync(r.partial) ? Adapter.resume(pre.network, config, r.partial) : new Adapter(pre.network, config);
+    if (adapter.done > 0) console.error(`${r.label} seed ${r.seed}: resuming at trial ${adapter.done}`);
+    const savePartial = () => adapter.save(r.partial, provenance);
+    const bar = new Progress({ label: `${r.label} seed ${r.seed}`, total: config.trials, start: adapter.done, unit: "trial" });
+    const t0 = performance.now();
+    if (adapter.testLog.length === 0) adapter.test();
+    while (adapter.done < config.trials) {
+      await tick();
+      if (stopping) {
+        savePartial();
+        bar.log(`interrupted at trial ${adapter.done}; saved ${rel(r.partial)} (rerun the same command to resume)`);
+        process.exit(130);
+      }
+      const rec = adapter.trial();
+      if (adapter.done % config.testEvery === 0 || adapter.done === config.trials) adapter.test();
+      const last = adapter.testLog[adapter.testLog.length - 1];
+      bar.update(adapter.done, { loss: rec.loss, "test (fb off)": last.testError });
+      if (adapter.done % 100 === 0 && adapter.done < config.trials) savePartial();
     }
-    const rec = adapter.trial();
-    if (adapter.done % config.testEvery === 0 || adapter.done === config.trials) adapter.test();
-    const last = adapter.testLog[adapter.testLog.length - 1];
-    bar.update(adapter.done, { loss: rec.loss, "test (fb off)": last.testError });
-    if (adapter.done % 100 === 0 && adapter.done < config.trials) savePartial();
+    savePartial(); // the finished state, so that a crash below can redo the writes without recomputing
+    writeFileAtomic(`${r.base}.trials.csv`, aq.from(adapter.trialLog).toCSV());
+    writeFileAtomic(`${r.base}.tests.csv`, aq.from(adapter.testLog).toCSV());
+    saveCheckpoint(`${r.base}.wrec.safetensors`, {
+      kind: "adapted-wrec",
+      config,
+      tensors: { [TORCH_NAMES.wRec]: { shape: [adapter.net.config.N, adapter.net.config.N], data: adapter.net.params.wRec } },
+      meta: provenance,
+    });
+    const final = adapter.testLog[adapter.testLog.length - 1];
+    const summary = {
+      complete: true,
+      condition: r.label,
+      settings: r.settings,
+      config,
+      lrApplied: adapter.lr,
+      pretrained: { file: rel(pretrained), sha256: pretrainedSha256, codeVersion: pre.meta.codeVersion, seed: pre.meta.seed },
+      ...dest.provenance,
+      engine: engine().name,
+      threads,
+      secondsThisSession: (performance.now() - t0) / 1000,
+      initialTestError: adapter.testLog[0].testError,
+      finalTestError: final.testError,
+      finishedAt: new Date().toISOString(),
+    };
+    writeFileAtomic(r.summary, JSON.stringify(summary, null, 2) + "\n"); // written last: marks the run complete
+    fs.rmSync(r.partial, { force: true });
+    console.error(`${r.label} seed ${r.seed}: test error ${adapter.testLog[0].testError.toPrecision(4)} -> ${final.testError.toPrecision(4)}`);
   }
-  fs.mkdirSync(out, { recursive: true });
-  writeFileAtomic(`${base}.trials.csv`, csv(adapter.trialLog));
-  writeFileAtomic(`${base}.tests.csv`, csv(adapter.testLog));
-  const final = adapter.testLog[adapter.testLog.length - 1];
-  writeFileAtomic(
-    summaryFile,
-    JSON.stringify(
-      {
-        complete: true,
-        condition: label,
-        config,
-        lrApplied: adapter.lr,
-        pretrained: { file: path.relative(process.cwd(), a.pretrained!), codeVersion: pre.meta.codeVersion, seed: pre.meta.seed },
-        codeVersion: codeVersion(),
-        engine: engine().name,
-        secondsThisSession: (performance.now() - t0) / 1000,
-        initialTestError: adapter.testLog[0].testError,
-        finalTestError: final.testError,
-        finishedAt: new Date().toISOString(),
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  saveCheckpoint(`${base}.wrec.safetensors`, {
-    kind: "adapted-wrec",
-    config,
-    tensors: { [TORCH_NAMES.wRec]: { shape: [adapter.net.config.N, adapter.net.config.N], data: adapter.net.params.wRec } },
-    meta: { pretrained: path.relative(process.cwd(), a.pretrained!), codeVersion: codeVersion() },
-  });
-  fs.rmSync(partial, { force: true });
-  console.error(`${label} seed ${seed}: test error ${adapter.testLog[0].testError.toPrecision(4)} -> ${final.testError.toPrecision(4)}`);
-}
-
-async function main(): Promise<void> {
-  for (const c of conditions) for (const seed of seeds) await runOne(c.label, c.rule, c.control, seed);
-}
-
-main();
+});

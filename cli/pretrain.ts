@@ -1,82 +1,142 @@
 /**
- * Pre-trains a network (SPEC §4) and writes a resumable checkpoint.
+ * Pre-trains a network (SPEC §4) into a resumable checkpoint. `npm run pretrain -- --help` lists the options.
  *
- *   npm run pretrain -- --seed 1 --feedback on [--batches 5000] [--out data/pretrained] [--batch-size 256]
- *                       [--N 400] [--eval-every 10] [--checkpoint-every 100] [--threads 2] [--fresh]
+ *   npm run pretrain -- --seed 1 --feedback on          # -> runs/pretrain/pretrain-fb-seed1.safetensors (+ .json)
  *
- * The checkpoint <out>/pretrain-<fb|nofb>-seed<S>.safetensors holds the network, Adam's state, the random
- * streams, the training and test curves and the config; a run that finds it resumes where it stopped.
- * A summary <same name>.json sits beside it. Ctrl-C saves before exiting.
+ * While it runs, the state (network, Adam, random streams, curves, config, provenance) is saved atomically
+ * every --checkpoint-every batches to <name>.partial.safetensors; when it finishes that file becomes
+ * <name>.safetensors, with a summary <name>.json beside it. A rerun with identical settings resumes the
+ * partial file, or reports that the finished one already exists; with any other setting it refuses and
+ * names the settings that differ. Ctrl-C saves first. Shipped networks in data/ are replaced only with
+ * --out data/pretrained --replace-shipped, from a clean tree.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
-import { Pretrainer, pretrainConfig, EVAL_COLUMNS } from "../lib/src/train";
+import { Pretrainer, PretrainConfig, pretrainConfig, EVAL_COLUMNS } from "../lib/src/train";
 import { Progress } from "../lib/src/progress";
 import { engine, setThreads } from "../lib/src/kernels";
-import { codeVersion, writeFileAtomic } from "../lib/src/checkpoint";
-import { oneOf } from "../lib/src/validate";
-import { dataPath } from "../lib/src/paths";
+import { loadCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
+import { runsPath } from "../lib/src/paths";
+import { opt, runCli, Refusal } from "./args";
+import { assertSameSettings, destination, freeName, hasFilesStartingWith } from "./output";
 
-const { values: a } = parseArgs({
+const spec = {
+  usage: "npm run pretrain --",
+  about: `Pre-trains the feedback-controlled RNN on random reaches (SPEC §4: Adam, clipping, 5000 batches of 256).
+Writes <out>/<name>.safetensors and <name>.json when done, <name>.partial.safetensors while running.
+Identical settings resume; other settings are refused. Shipped data is never written unless asked.`,
   options: {
-    seed: { type: "string", default: "1" },
-    feedback: { type: "string", default: "on" },
-    batches: { type: "string", default: "5000" },
-    out: { type: "string", default: dataPath("pretrained") },
-    "batch-size": { type: "string", default: "256" },
-    N: { type: "string", default: "400" },
-    "eval-every": { type: "string", default: "10" },
-    "checkpoint-every": { type: "string", default: "100" },
-    threads: { type: "string", default: "2" },
-    fresh: { type: "boolean", default: false },
+    seed: opt.int("seed of the weights, the training reaches and the initial states", 1, 0),
+    feedback: opt.choice("train with the feedback controller (fbDensity 1) or without (0)", ["on", "off"] as const, "on"),
+    batches: opt.int("number of training batches", 5000, 1),
+    "batch-size": opt.int("reaches per batch", 256, 1),
+    N: opt.int("number of recurrent units", 400, 1),
+    "eval-every": opt.int("evaluate the test sets every this many batches", 10, 1),
+    "checkpoint-every": opt.int("save the state every this many batches", 100, 1),
+    threads: opt.int("OpenBLAS threads (not a setting of the result)", 2, 1, 256),
+    out: { ...opt.str("folder of the checkpoint", undefined, "<dir>"), shown: path.relative(process.cwd(), runsPath("pretrain")) || "." },
+    name: opt.str("file name stem (default: pretrain-<fb|nofb>-seed<seed>)", undefined, "<stem>"),
+    fresh: opt.flag("start a new run even if one exists: it goes to the first free <name>-run<k>; nothing is overwritten"),
+    "replace-shipped": opt.flag("allow --out inside data/: the finished run replaces the shipped checkpoint"),
+    "allow-dirty": opt.flag("allow writing shipped data from a tree with uncommitted changes (recorded)"),
   },
-});
-
-const int = (name: string, v: string | undefined) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`--${name}: must be an integer, got ${JSON.stringify(v)}`);
-  return n;
 };
 
-const feedback = oneOf("--feedback", a.feedback!, ["on", "off"]);
-const seed = int("seed", a.seed);
-const batches = int("batches", a.batches);
-const every = int("checkpoint-every", a["checkpoint-every"]);
-const name = `pretrain-${feedback === "on" ? "fb" : "nofb"}-seed${seed}`;
-const file = path.join(a.out!, `${name}.safetensors`);
-const summaryFile = path.join(a.out!, `${name}.json`);
-
-const threads = setThreads(int("threads", a.threads));
-const eng = engine();
-console.error(`engine: ${eng.name}${eng.reason ? ` (${eng.reason})` : ""}, ${threads} thread(s)`);
-
-let trainer: Pretrainer;
-if (fs.existsSync(file) && !a.fresh) {
-  trainer = Pretrainer.resume(file, batches);
-  console.error(`resuming ${file} at batch ${trainer.done}/${batches}`);
-} else {
-  const config = pretrainConfig({
-    seed,
-    batches,
-    batchSize: int("batch-size", a["batch-size"]),
-    evalEvery: int("eval-every", a["eval-every"]),
-    network: { N: int("N", a.N), fbDensity: feedback === "on" ? 1 : 0 },
+runCli(spec, async ({ values: a }) => {
+  const dest = destination({ command: "pretrain", out: a.out, replaceShipped: a["replace-shipped"], allowDirty: a["allow-dirty"] });
+  const requested: PretrainConfig = pretrainConfig({
+    seed: a.seed,
+    batches: a.batches,
+    batchSize: a["batch-size"],
+    evalEvery: a["eval-every"],
+    network: { N: a.N, fbDensity: a.feedback === "on" ? 1 : 0 },
   });
-  trainer = Pretrainer.create(config);
-  console.error(`new run -> ${file}`);
-}
+  const base = a.name ?? `pretrain-${a.feedback === "on" ? "fb" : "nofb"}-seed${a.seed}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(base)) throw new Refusal(`--name: must be a plain file name stem (letters, digits, . _ + -), got ${JSON.stringify(base)}`);
+  // --fresh never touches an existing run: it takes the first free name. Replacing shipped data always starts fresh.
+  const name = a.fresh && !dest.shipped ? freeName(base, (n) => hasFilesStartingWith(dest.dir, n)) : base;
+  const final = path.join(dest.dir, `${name}.safetensors`);
+  const partial = path.join(dest.dir, `${name}.partial.safetensors`);
+  const summaryFile = path.join(dest.dir, `${name}.json`);
+  const how = `Choose another --name or --out, add --fresh to start a new run beside it, or remove the file yourself to start over.`;
 
-function save(): void {
-  trainer.save(file, { engine: engine().name });
+  const stored = (file: string) => {
+    const ck = loadCheckpoint(file);
+    const saved = (ck.meta ?? {}).pretrain as Partial<PretrainConfig> | undefined;
+    if (!saved) throw new Refusal(`${file} is not a pre-training checkpoint (no meta.pretrain); it is left as it is. ${how}`);
+    return { config: pretrainConfig(saved), done: Number((ck.metrics as { batchesDone?: number })?.batchesDone ?? ck.meta?.adamStep), sessions: (ck.meta?.sessions ?? []) as unknown[] };
+  };
+
+  let source: string | null = null;
+  if (fs.existsSync(partial)) source = partial;
+  else if (fs.existsSync(final) && !dest.shipped) source = final;
+  let sessions: unknown[] = [];
+  if (source) {
+    const s = stored(source);
+    assertSameSettings(source, s.config, requested, how);
+    if (source === final && s.done >= requested.batches) {
+      console.error(`nothing to do: ${final} is complete with these settings (${s.done} batches). ${how.replace("Choose", "To recompute, choose")}`);
+      return;
+    }
+    sessions = s.sessions;
+  }
+
+  const threads = setThreads(a.threads);
+  const trainer = source ? Pretrainer.resume(source) : Pretrainer.create(requested);
+  console.error(`engine: ${engine()}`);
+  console.error(
+    source
+      ? `resuming ${source} at batch ${trainer.done}/${requested.batches}`
+      : `new run -> ${final}${dest.shipped ? ` (replaces the shipped file when it finishes)` : ""}`,
+  );
+  const session = {
+    ...dest.provenance,
+    engine: engine().name,
+    threads,
+    startBatch: trainer.done,
+    startedAt: new Date().toISOString(),
+    argv: process.argv.slice(2),
+  };
+
+  const save = (file: string) =>
+    trainer.save(file, { engine: engine().name, codeVersion: dest.provenance.codeVersion, commit: dest.provenance.commit, clean: dest.provenance.clean, sessions: [...sessions, { ...session, endBatch: trainer.done }] });
+
+  let stopping = false;
+  process.on("SIGINT", () => (stopping = true));
+  process.on("SIGTERM", () => (stopping = true));
+  const tick = () => new Promise<void>((resolve) => setImmediate(resolve)); // lets signals reach the handlers
+
+  const bar = new Progress({ label: name, total: requested.batches, start: trainer.done, unit: "batch" });
+  let lastEval = "";
+  while (trainer.done < requested.batches) {
+    await tick();
+    if (stopping) {
+      save(partial);
+      bar.log(`interrupted at batch ${trainer.done}; saved ${partial} (rerun the same command to resume)`);
+      process.exit(130);
+    }
+    const r = trainer.step();
+    if (r.eval) {
+      const e = r.eval;
+      lastEval = `co ${e.centreOut_fb.toPrecision(3)}/${e.centreOut_nofb.toPrecision(3)} rot ${e.rotated_fb.toPrecision(3)}/${e.rotated_nofb.toPrecision(3)} wfb ${e.wfbAlignment.toFixed(3)}`;
+    }
+    bar.update(trainer.done, { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
+    if (trainer.done % a["checkpoint-every"] === 0 && trainer.done < requested.batches) save(partial);
+  }
+  if ((trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
+  save(partial);
+  fs.renameSync(partial, final);
   const ev = trainer.evalCurve[trainer.evalCurve.length - 1];
   const summary = {
-    file: path.basename(file),
-    seed: trainer.config.seed,
-    feedback,
+    file: path.basename(final),
+    seed: requested.seed,
+    feedback: a.feedback,
     batchesDone: trainer.done,
-    batchesTotal: trainer.config.batches,
-    codeVersion: codeVersion(),
+    batchesTotal: requested.batches,
+    codeVersion: dest.provenance.codeVersion,
+    commit: dest.provenance.commit,
+    clean: dest.provenance.clean,
+    allowDirty: dest.provenance.allowDirty,
     engine: engine().name,
     savedAt: new Date().toISOString(),
     lastEval: ev ? Object.fromEntries(EVAL_COLUMNS.map((k, i) => [k, ev[i]])) : null,
@@ -84,37 +144,5 @@ function save(): void {
     config: trainer.config,
   };
   writeFileAtomic(summaryFile, JSON.stringify(summary, null, 2) + "\n");
-}
-
-let stopping = false;
-process.on("SIGINT", () => {
-  stopping = true;
+  console.error(`saved ${final} (${trainer.done}/${requested.batches} batches) and ${summaryFile}`);
 });
-process.on("SIGTERM", () => {
-  stopping = true;
-});
-
-// Yield to the event loop once per batch, so that Ctrl-C / SIGTERM reach the handlers above.
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-async function main(): Promise<void> {
-  const bar = new Progress({ label: name, total: trainer.config.batches, start: trainer.done, unit: "batch" });
-  let lastEval = "";
-  while (trainer.done < trainer.config.batches) {
-    await tick();
-    if (stopping) break;
-    const r = trainer.step();
-    if (r.eval) {
-      const e = r.eval;
-      lastEval = `co ${e.centreOut_fb.toPrecision(3)}/${e.centreOut_nofb.toPrecision(3)} rot ${e.rotated_fb.toPrecision(3)}/${e.rotated_nofb.toPrecision(3)} wfb ${e.wfbAlignment.toFixed(3)}`;
-    }
-    bar.update(r.batch, { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
-    if (r.batch % every === 0) save();
-  }
-  if (stopping) bar.log(`interrupted at batch ${trainer.done}; saving`);
-  if (trainer.done === trainer.config.batches && (trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
-  save();
-  console.error(`saved ${file} (${trainer.done}/${trainer.config.batches} batches)`);
-}
-
-main();

@@ -3,7 +3,10 @@
 
 Runs on Debian's Python (nbclient 0.7, nbformat 5, nbconvert 6.5). The .ipynb files are never written.
 
-    run_notebooks.py --mode quick|full [--out DIR] [--timeout SEC_PER_CELL] NOTEBOOK...
+    run_notebooks.py --mode quick|full [--out DIR] [--timeout SEC_PER_CELL] [--verbose] [--outputs] NOTEBOOK...
+
+--verbose prints one line per code cell (index, seconds, what it output); --outputs also prints each
+cell's text output (stdout, stderr and text/plain results; figures are named, not printed).
 """
 import argparse
 import os
@@ -32,8 +35,11 @@ def parse_args():
     p.add_argument("--mode", choices=["quick", "full"], required=True, help="exported to the kernel as FBC_MODE")
     p.add_argument("--out", type=Path, help="write <out>/<notebook-stem>.html")
     p.add_argument("--timeout", type=int, help="seconds per cell (default: 900 full, 300 quick)")
+    p.add_argument("--verbose", action="store_true", help="one summary line per code cell")
+    p.add_argument("--outputs", action="store_true", help="print each cell's text output (implies --verbose)")
     p.add_argument("notebooks", nargs="+", type=Path)
     args = p.parse_args()
+    args.verbose = args.verbose or args.outputs
     if args.timeout is None:
         args.timeout = 900 if args.mode == "full" else 300
     return args
@@ -50,6 +56,37 @@ def error_text(cell, exc):
     if not parts or not hasattr(exc, "ename"):  # timeouts, dead kernels, set-up failures
         parts.append(f"{type(exc).__name__}: {exc}")
     return "\n".join(p.rstrip("\n") for p in parts)
+
+
+def output_kinds(cell):
+    """A short description of a cell's outputs, e.g. 'stdout 3 lines, 2 figures'."""
+    lines = {"stdout": 0, "stderr": 0}
+    figures = tables = values = 0
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            lines[out.name] = lines.get(out.name, 0) + len(out.text.splitlines())
+        elif out.output_type in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if "application/vnd.plotly.v1+json" in data or "plotly" in data.get("text/html", "").lower():
+                figures += 1
+            elif "text/html" in data:
+                tables += 1
+            else:
+                values += 1
+    parts = [f"{k} {n} line{'s' * (n != 1)}" for k, n in lines.items() if n]
+    parts += [f"{n} {w}{'s' * (n != 1)}" for n, w in ((figures, "figure"), (tables, "HTML table"), (values, "value")) if n]
+    return ", ".join(parts) or "no output"
+
+
+def cell_text(cell):
+    texts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            texts.append(out.text)
+        elif out.output_type in ("display_data", "execute_result") and "text/plain" in out.get("data", {}):
+            if "application/vnd.plotly.v1+json" not in out.data:
+                texts.append(out.data["text/plain"] + "\n")
+    return "".join(texts).rstrip("\n")
 
 
 def write_html(nb, path):
@@ -74,8 +111,19 @@ def run_notebook(path, args):
 
     # NotebookClient.execute numbers the cells it runs (tslab itself leaves execution_count empty).
     current = {}
-    client = NotebookClient(nb, kernel_name=KERNEL, timeout=args.timeout,
-                            on_cell_execute=lambda cell, cell_index: current.update(cell=cell, index=cell_index))
+
+    def started(cell, cell_index):
+        current.update(cell=cell, index=cell_index, start=time.monotonic())
+
+    def finished(cell, cell_index, execute_reply):
+        if not args.verbose or cell.cell_type != "code":
+            return
+        first = next((line for line in cell.source.splitlines() if line.strip()), "")[:60]
+        print(f"  cell {cell_index:3d} {time.monotonic() - current['start']:6.1f} s  {output_kinds(cell):40s} | {first}", flush=True)
+        if args.outputs and cell_text(cell):
+            print("    " + cell_text(cell).replace("\n", "\n    "), flush=True)
+
+    client = NotebookClient(nb, kernel_name=KERNEL, timeout=args.timeout, on_cell_execute=started, on_cell_executed=finished)
     ok = True
     try:
         client.execute(cwd=str(path.parent.resolve()))

@@ -16,7 +16,8 @@ import { LearningRule, RuleName, RULE_NAMES, makeRule, ErrorProjection } from ".
 import { ReachConfig, TrialBatch, centreOutAll, centreOutRandom, reachConfig, rotate } from "./task";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
 import { cosine, frobenius } from "./analysis/alignment";
-import { CheckpointError, loadNetwork, saveNetwork } from "./checkpoint";
+import { describeDiff, settingsDiff } from "./provenance";
+import { CheckpointError, loadCheckpoint, loadNetwork, saveNetwork } from "./checkpoint";
 
 /** The paper's learning rates ([PAPER], FIGURES.md); FED (not in the paper) uses RFLO's. */
 export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
@@ -228,17 +229,25 @@ export class Adapter {
     }
   }
 
-  /** Writes the run so far (adapted W_rec, random streams, logs, config) for `resume`, atomically. */
-  save(file: string): void {
+  /** Writes the run so far (adapted W_rec, random streams, logs, config; `meta` e.g. provenance) for `resume`, atomically. */
+  save(file: string, meta: Record<string, unknown> = {}): void {
     const rng: Record<string, RngState> = { trials: this.trialsRng.state(), init: this.initRng.state() };
-    saveNetwork(file, this.net, { rng, metrics: { trials: this.trialLog, tests: this.testLog, config: this.config } });
+    saveNetwork(file, this.net, { rng, metrics: { trials: this.trialLog, tests: this.testLog, config: this.config }, meta });
+  }
+
+  /** The adaptation config stored in a file written by `save` (to check it before resuming). */
+  static savedConfig(file: string): AdaptConfig {
+    const saved = (loadCheckpoint(file).metrics as { config?: Partial<AdaptConfig> } | null)?.config;
+    if (!saved) throw new CheckpointError(file, "holds no adaptation config (not written by Adapter.save)");
+    return adaptConfig(saved);
   }
 
   /** Continues a run saved by `save`; the config must be the one it was saved with. */
   static resume(pretrained: Network, config: AdaptConfig, file: string): Adapter {
     const ck = loadNetwork(file);
     const saved = ck.metrics as { trials: Record<string, number | null>[]; tests: TestRecord[]; config: unknown };
-    if (JSON.stringify(saved.config) !== JSON.stringify(config)) throw new CheckpointError(file, "was written with another adaptation config; delete it to start over");
+    const diff = settingsDiff(adaptConfig(saved.config as Partial<AdaptConfig>), config);
+    if (diff.length) throw new CheckpointError(file, `was written with another adaptation config (stored -> requested: ${describeDiff(diff)})`);
     const a = new Adapter(pretrained, config);
     a.net.params.wRec.set(ck.network.params.wRec);
     a.trialsRng = Rng.fromState(ck.rng.trials);

@@ -10,7 +10,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { execFileSync } from "child_process";
+import { codeVersion, provenance } from "./provenance";
+import { PROJECT_ROOT } from "./paths";
 import { FArray } from "./kernels";
 import { Network, PARAM_NAMES, ParamName, Params, networkConfig, paramShapes, NetworkConfig } from "./network";
 import { RngState } from "./rng";
@@ -168,9 +169,30 @@ export function loadCheckpoint(file: string): CheckpointContent {
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new CheckpointError(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CheckpointError(file, `cannot read ${readProblem(file, err)}`);
   }
   return decodeCheckpoint(bytes, file);
+}
+
+/**
+ * Why a file could not be read, with the absolute path that was tried; for a relative path that does
+ * not resolve from the working directory (notebooks run in notebooks/) but does from the project root,
+ * the hint names `dataPath`/`projectPath`.
+ */
+export function readProblem(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const tried = path.resolve(file);
+  let text = `(${code}`;
+  if (!path.isAbsolute(file)) {
+    text += `; tried ${tried}: relative paths resolve from the working directory ${process.cwd()}`;
+    const fromRoot = path.join(PROJECT_ROOT, file);
+    if (fromRoot !== tried && fs.existsSync(fromRoot)) {
+      const parts = path.relative(PROJECT_ROOT, fromRoot).split(path.sep);
+      const call = parts[0] === "data" ? `dataPath(${parts.slice(1).map((q) => JSON.stringify(q)).join(", ")})` : `projectPath(${parts.map((q) => JSON.stringify(q)).join(", ")})`;
+      text += `; the project has ${fromRoot}: use ${call}`;
+    }
+  }
+  return text + ")";
 }
 
 /** The reference code's PyTorch state_dict name of each parameter. */
@@ -207,7 +229,7 @@ export function saveNetwork(
     tensors,
     rng: extras.rng,
     metrics: extras.metrics,
-    meta: { codeVersion: codeVersion(), createdAt: new Date().toISOString(), ...(extras.meta ?? {}) },
+    meta: { codeVersion: codeVersion(), commit: provenance().commit, clean: provenance().clean, createdAt: new Date().toISOString(), ...(extras.meta ?? {}) },
   });
 }
 
@@ -240,18 +262,5 @@ export function loadNetwork(file: string): NetworkCheckpoint {
   return { network: { config, params }, rng: ck.rng ?? {}, metrics: ck.metrics, meta: ck.meta ?? {}, extra };
 }
 
-let cachedVersion: string | undefined;
 /** The git commit of the code (with "+dirty" for uncommitted changes), or "unknown" outside a git checkout. */
-export function codeVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      const opts = { cwd: __dirname, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], encoding: "utf8" as const };
-      const sha = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], opts).trim();
-      const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], opts).trim() !== "";
-      cachedVersion = sha + (dirty ? "+dirty" : "");
-    } catch {
-      cachedVersion = "unknown";
-    }
-  }
-  return cachedVersion;
-}
+export { codeVersion } from "./provenance";

@@ -37,6 +37,8 @@ export interface EngineStatus {
   reason: string | null;
   /** Details of the loaded OpenBLAS, or null when the addon is not loaded. */
   openblas: OpenBlasInfo | null;
+  /** One line for logs and template strings, e.g. "openblas (OpenBLAS 0.3.21 on Zen, 2 threads)" or "js (native addon not built: ...)". */
+  toString(): string;
 }
 
 type GemmFn<T extends FArray> = (
@@ -98,7 +100,13 @@ function resolveEngine(): { native: NativeAddon | null; reason: string | null } 
 /** The engine in use, why the native one is not, and the OpenBLAS configuration when loaded. */
 export function engine(): EngineStatus {
   const { native, reason } = resolveEngine();
-  return { name: native ? "openblas" : "js", reason, openblas: native ? native.info() : null };
+  const openblas = native ? native.info() : null;
+  const name: Engine = native ? "openblas" : "js";
+  const detail = openblas
+    ? `${openblas.config.split(" ").slice(0, 2).join(" ")} on ${openblas.corename}, ${openblas.threads} thread${openblas.threads === 1 ? "" : "s"}`
+    : reason;
+  const line = detail ? `${name} (${detail})` : name;
+  return { name, reason, openblas, toString: () => line };
 }
 
 /**

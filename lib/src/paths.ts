@@ -12,3 +12,12 @@ export function projectPath(...parts: string[]): string {
 export function dataPath(...parts: string[]): string {
   return projectPath("data", ...parts);
 }
+
+/**
+ * A path under the run folder, where the command-line tools write by default (ignored by git). The
+ * folder is `runs/` in the project, or $FBC_RUNS_DIR when set (tests use a temporary one).
+ */
+export function runsPath(...parts: string[]): string {
+  const root = process.env.FBC_RUNS_DIR ? path.resolve(process.env.FBC_RUNS_DIR) : projectPath("runs");
+  return path.join(root, ...parts);
+}

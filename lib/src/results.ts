@@ -25,7 +25,7 @@ export interface RunRecords {
 /** Reads every complete run in `dir` (files <condition>-seed<S>.{json,trials.csv,tests.csv}). */
 export function loadAdaptationRuns(dir: string): RunRecords[] {
   const aq = arquero();
-  if (!fs.existsSync(dir)) throw new Error(`no results folder ${dir}: run \`npm run adapt\` first`);
+  if (!fs.existsSync(dir)) throw new Error(`no results folder ${path.resolve(dir)}: run \`npm run adapt\` first (notebooks find shipped results with dataPath("results", ...))`);
   const runs: RunRecords[] = [];
   for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
     const summary = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8"));

@@ -110,3 +110,19 @@ test("Python with numpy reads the checkpoint (scripts/load_checkpoint.py)", { sk
   assert.deepEqual(out.meta.metrics, { final: 0.25 });
   assert.equal(out.meta.rng.init.stream, "init");
 });
+
+test("a missing file is reported with the absolute path tried, and a relative project path with its dataPath call", () => {
+  const cwd = process.cwd();
+  try {
+    process.chdir(path.join(__dirname, "..", "..", "notebooks")); // where notebooks run
+    assert.throws(
+      () => ck.loadNetwork("data/pretrained/pretrain-fb-seed1.safetensors"),
+      (e: Error) =>
+        e.message.includes(`tried ${path.resolve("data/pretrained/pretrain-fb-seed1.safetensors")}`) &&
+        e.message.includes('use dataPath("pretrained", "pretrain-fb-seed1.safetensors")'),
+    );
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.throws(() => ck.loadNetwork("/nonexistent/x.safetensors"), /checkpoint \/nonexistent\/x\.safetensors: cannot read \(ENOENT\)$/);
+});

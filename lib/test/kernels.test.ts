@@ -239,6 +239,7 @@ test("engine selection and threads", (t) => {
   assert.throws(() => setEngine("gpu" as Engine), /unknown engine/);
   setEngine("js");
   assert.deepEqual([engine().name, engine().reason], ["js", 'setEngine("js")']);
+  assert.equal(`${engine()}`, 'js (setEngine("js"))', "reads well in a template string");
   setEngine("auto");
   assert.throws(() => setThreads(0), RangeError);
   if (!nativeAvailable()) {
@@ -254,6 +255,7 @@ test("engine selection and threads", (t) => {
     const status = engine();
     assert.equal(status.name, "openblas");
     assert.match(status.openblas!.config, /OpenBLAS/);
+    assert.match(String(status), /^openblas \(OpenBLAS [0-9.]+ on \w+, 1 thread\)$/);
   } finally {
     setThreads(before);
     setEngine("auto");

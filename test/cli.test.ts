@@ -1,0 +1,206 @@
+/**
+ * The command-line tools as a user meets them: they never overwrite or silently reuse results, they
+ * resume only identical settings, and they answer bad input with one line. Each CLI runs as a child
+ * process on tiny networks, with its run folder (FBC_RUNS_DIR) in a temporary directory.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { loadNetwork } from "../lib/src/checkpoint";
+
+const repo = path.resolve(__dirname, "..");
+const runs = fs.mkdtempSync(path.join(os.tmpdir(), "fbc-cli-"));
+const env: NodeJS.ProcessEnv = { ...process.env, FBC_RUNS_DIR: runs, INIT_CWD: repo };
+delete env.NODE_TEST_CONTEXT; // children are plain processes, not test files
+const TINY = ["--N", "8", "--batch-size", "4", "--eval-every", "1", "--threads", "1"];
+
+function cli(name: string, args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join("cli", `${name}.ts`), ...args], { cwd: repo, env, encoding: "utf8" });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.split("\n").filter((l) => l.trim() !== "") };
+}
+
+const sha = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
+/** Hashes of every file under data/ (the shipped data), to show a command left it byte-identical. */
+function shippedHashes(): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(path.relative(repo, p), sha(p));
+    }
+  };
+  walk(path.join(repo, "data"));
+  return out;
+}
+
+function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.match(r.lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+}
+
+const shippedBefore = shippedHashes();
+
+test("every CLI: --help lists the options with defaults and exits 0", () => {
+  for (const name of ["pretrain", "adapt", "compare"]) {
+    const r = cli(name, ["--help"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^usage: npm run /);
+    assert.match(r.stdout, /--help/);
+    if (name !== "compare") assert.match(r.stdout, /--seeds? <.*\(default: 1/);
+  }
+});
+
+test("a bad argument prints one line naming it and the allowed values, exits 2; negative numbers reach the check", () => {
+  assertOneLineError(cli("adapt", ["--trials", "-5"]), /--trials: must be an integer >= 1, got "-5"/);
+  assertOneLineError(cli("adapt", ["--trials=-5"]), /--trials: must be an integer >= 1, got "-5"/);
+  assertOneLineError(cli("adapt", ["--lr", "0"]), /--lr: must be a number > 0, got "0"/);
+  assertOneLineError(cli("pretrain", ["--feedback", "maybe"]), /--feedback: must be one of on, off, got "maybe"/);
+  assertOneLineError(cli("pretrain", ["--bogus"]), /unknown option --bogus/);
+  assertOneLineError(cli("adapt", ["--conditions", "rflo+c,nope"]), /--conditions.*"nope".*one of rflo\+c, rflo/);
+});
+
+test("a runtime error prints the message and the resolved path, without a stack trace unless --debug", () => {
+  const r = cli("adapt", ["--pretrained", "data/pretrained/missing.safetensors"]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /checkpoint \/.*data\/pretrained\/missing\.safetensors: cannot read \(ENOENT\)/);
+  assert.ok(r.lines.length <= 2, r.stderr);
+  assert.doesNotMatch(r.stderr, /^\s+at /m);
+  assert.match(cli("adapt", ["--pretrained", "data/pretrained/missing.safetensors", "--debug"]).stderr, /^\s+at /m);
+});
+
+test("pretrain: other settings against an existing checkpoint are refused and the file stays byte-identical", () => {
+  const first = cli("pretrain", ["--batches", "3", ...TINY]);
+  assert.equal(first.status, 0, first.stderr);
+  const file = path.join(runs, "pretrain", "pretrain-fb-seed1.safetensors");
+  const before = sha(file);
+  for (const change of [["--batches", "5"], ["--N", "9"], ["--seed", "1", "--batch-size", "5"]]) {
+    const r = cli("pretrain", dedupe(["--batches", "3", ...TINY, ...change]));
+    assertOneLineError(r, /was computed with other settings \(stored -> requested: .*(batches 3 -> 5|network\.N 8 -> 9|batchSize 4 -> 5)/);
+  }
+  const same = cli("pretrain", ["--batches", "3", ...TINY]);
+  assert.equal(same.status, 0);
+  assert.match(same.stderr, /nothing to do: .* is complete with these settings/);
+  assert.equal(sha(file), before, "the checkpoint is byte-identical");
+});
+
+/** Later occurrences of an option replace earlier ones (the CLI itself refuses an option given twice). */
+function dedupe(args: string[]): string[] {
+  const m = new Map<string, string>();
+  for (let i = 0; i < args.length; i += 2) m.set(args[i], args[i + 1]);
+  return [...m].flat();
+}
+
+test("pretrain: --fresh starts beside an existing run and never touches it; data/ needs --replace-shipped", () => {
+  const file = path.join(runs, "pretrain", "pretrain-fb-seed1.safetensors");
+  if (!fs.existsSync(file)) assert.equal(cli("pretrain", ["--batches", "3", ...TINY]).status, 0);
+  const before = sha(file);
+  const fresh = cli("pretrain", ["--batches", "2", ...TINY, "--fresh"]);
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.ok(fs.existsSync(path.join(runs, "pretrain", "pretrain-fb-seed1-run2.safetensors")));
+  assert.equal(sha(file), before);
+  // The reported new-user steps, against the shipped folder:
+  assertOneLineError(cli("pretrain", ["--batches", "2", ...TINY, "--out", "data/pretrained"]), /inside the shipped data folder .* --replace-shipped/);
+  assertOneLineError(cli("pretrain", ["--batches", "2", ...TINY, "--out", "data/pretrained", "--fresh"]), /inside the shipped data folder/);
+  assertOneLineError(cli("adapt", ["--trials", "2", "--out", "data/results/persistent-rot30", "--fresh"]), /inside the shipped data folder/);
+  assertOneLineError(cli("pretrain", ["--batches", "2", ...TINY, "--replace-shipped"]), /--replace-shipped: only applies to an --out inside/);
+  assert.deepEqual(shippedHashes(), shippedBefore, "data/ is byte-identical");
+});
+
+test("adapt: a changed --trials or --pretrained does not reuse the old result; identical settings do", () => {
+  const pre = (seed: number) => {
+    const r = cli("pretrain", ["--seed", String(seed), "--batches", "2", ...TINY, "--name", `tiny${seed}`]);
+    assert.equal(r.status, 0, r.stderr);
+    return path.join(runs, "pretrain", `tiny${seed}.safetensors`);
+  };
+  const [p1, p2] = [pre(1), pre(2)];
+  const out = path.join(runs, "adapt-case");
+  const base = ["--conditions", "rflo+c", "--seeds", "1", "--test-every", "1", "--out", out];
+  assert.equal(cli("adapt", [...base, "--trials", "2", "--pretrained", p1]).status, 0);
+  const files = fs.readdirSync(out).sort();
+  assert.deepEqual(files, ["rflo+c-seed1.json", "rflo+c-seed1.tests.csv", "rflo+c-seed1.trials.csv", "rflo+c-seed1.wrec.safetensors"]);
+  const hashes = files.map((f) => sha(path.join(out, f)));
+  assertOneLineError(cli("adapt", [...base, "--trials", "3", "--pretrained", p1]), /other settings .*config\.trials 2 -> 3/);
+  assertOneLineError(cli("adapt", [...base, "--trials", "2", "--pretrained", p2]), /other settings .*pretrainedSha256 [0-9a-f]{64} -> [0-9a-f]{64}/);
+  const again = cli("adapt", [...base, "--trials", "2", "--pretrained", p1]);
+  assert.equal(again.status, 0);
+  assert.match(again.stderr, /finished already with identical settings/);
+  assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "results untouched");
+  const fresh = cli("adapt", [...base, "--trials", "3", "--pretrained", p1, "--fresh"]);
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(`${out}-run2/rflo+c-seed1.json`, "utf8")).config.trials, 3);
+  assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "--fresh left the first folder untouched");
+});
+
+test("pretrain: Ctrl-C saves a partial checkpoint first (exit 130), and the same command resumes it", async () => {
+  const args = ["--batches", "400", ...TINY, "--name", "interrupted", "--checkpoint-every", "1000"];
+  const child = spawn(process.execPath, ["--import", "tsx", "cli/pretrain.ts", ...args], { cwd: repo, env, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  await new Promise<void>((resolve) => {
+    const poll = (): void => void (/new run ->/.test(err) ? setTimeout(resolve, 300) : setTimeout(poll, 50));
+    poll();
+  });
+  child.kill("SIGINT");
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  assert.equal(code, 130, err);
+  const partial = path.join(runs, "pretrain", "interrupted.partial.safetensors");
+  const saved = loadNetwork(partial);
+  const done = (saved.metrics as { batchesDone: number }).batchesDone;
+  assert.ok(done > 0 && done < 400, `saved at batch ${done}`);
+  const resumed = cli("pretrain", args);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`resuming .*interrupted\\.partial\\.safetensors at batch ${done}/400`));
+  assert.ok(!fs.existsSync(partial), "the partial file became the finished one");
+  const fin = loadNetwork(path.join(runs, "pretrain", "interrupted.safetensors"));
+  assert.equal((fin.metrics as { batchesDone: number }).batchesDone, 400);
+  const sessions = fin.meta.sessions as { startBatch: number; endBatch: number; codeVersion: string }[];
+  assert.deepEqual(sessions.map((s) => [s.startBatch, s.endBatch]), [[0, done], [done, 400]], "each session's provenance is kept");
+});
+
+test("a process killed (SIGKILL) while writing a checkpoint leaves the previous file intact and loadable", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fbc-kill-"));
+  const file = path.join(dir, "net.safetensors");
+  // Rewrites a 400-unit network again and again, each version with all W_rec entries equal to its number.
+  const writer = `
+    const { initNetwork } = require("./lib/src/network");
+    const { saveNetwork } = require("./lib/src/checkpoint");
+    const { Rng } = require("./lib/src/rng");
+    const net = initNetwork({ N: 400 }, Rng.seeded(1));
+    for (let v = 1; ; v++) {
+      net.params.wRec.fill(v);
+      saveNetwork(${JSON.stringify(file)}, net, { meta: { version: v } });
+      if (v === 2) process.stdout.write("writing\\n");
+    }
+  `;
+  let interrupted = 0;
+  // Kill until two kills have landed inside a write (a temp file left behind), at most 20 times.
+  for (let round = 0; round < 20 && interrupted < 2; round++) {
+    const tmpBefore = fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")).length;
+    const child = spawn(process.execPath, ["--import", "tsx", "-e", writer], { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<string | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    await new Promise<void>((resolve) => child.stdout.once("data", () => setTimeout(resolve, 20 + 37 * (round % 5))));
+    child.kill("SIGKILL");
+    assert.equal(await exited, "SIGKILL", `the writer was still writing when killed\n${stderr}`);
+    const ck = loadNetwork(file);
+    const v = Number(ck.meta.version);
+    assert.ok(v >= 1);
+    assert.ok(ck.network.params.wRec.every((x) => x === v), `round ${round}: the file holds one complete version (${v})`);
+    if (fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")).length > tmpBefore) interrupted += 1;
+  }
+  assert.ok(interrupted >= 1, "no kill landed inside a write, so nothing was tested");
+});
+
+test("after all CLI tests, the shipped data is byte-identical", () => {
+  assert.deepEqual(shippedHashes(), shippedBefore);
+});
