@@ -15,7 +15,9 @@
  * computing anything and names the settings that differ.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { fork } from "child_process";
 import * as aq from "arquero";
 import { Adapter, AdaptConfig, adaptConfig } from "../lib/src/adapt";
 import { TORCH_NAMES, loadNetwork, saveCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
@@ -47,7 +49,8 @@ resume partial ones; other settings are refused. Shipped data is never written u
     lr: opt.num("learning rate for every condition (default: the paper's per condition)", undefined, { above: 0 }),
     "lr-transform": opt.choice("apply the reference code's hidden LR rescalings (SPEC §6.4)", ["none", "reference"] as const, "none"),
     "test-every": opt.int("test every this many trials", 25, 1),
-    threads: opt.int("OpenBLAS threads (not a setting of the result)", 1, 1, 256),
+    threads: opt.int("OpenBLAS threads per run (not a setting of the result)", 1, 1, 256),
+    workers: { ...opt.int("runs computed at once, each in its own process (default: one per core)", undefined, 1, 256), shown: `${os.availableParallelism()} here` },
     fresh: opt.flag("start a new results folder beside an existing one (<out>-run<k>); nothing is overwritten"),
     "replace-shipped": opt.flag("allow --out inside data/: finished runs replace the shipped ones"),
     "allow-dirty": opt.flag("allow writing shipped data from a tree with uncommitted changes (recorded)"),
@@ -111,6 +114,45 @@ runCli(spec, async ({ values: a }) => {
     return;
   }
   if (dest.shipped) console.error(`replacing shipped results in ${rel(out)} as each run finishes`);
+
+  const workers = Math.min(a.workers ?? os.availableParallelism(), todo.length);
+  if (workers > 1) {
+    // One child process per run, `workers` at a time, longest first (BPTT runs take ~30x an RFLO run).
+    const cost = (r: (typeof todo)[number]) => (r.settings.config.rule === "bptt" ? 30 : 1) * r.settings.config.trials;
+    const queue = [...todo].sort((x, y) => cost(y) - cost(x));
+    const childArgs = (r: (typeof todo)[number]) => [
+      "--conditions", r.label, "--seeds", String(r.seed), "--trials", String(a.trials), "--rotation", String(a.rotation),
+      "--pretrained", pretrained, "--out", out, "--lr-transform", a["lr-transform"], "--test-every", String(a["test-every"]),
+      "--threads", String(a.threads), "--workers", "1",
+      ...(a.compare ? ["--compare", a.compare] : []), ...(a.lr !== undefined ? ["--lr", String(a.lr)] : []),
+      ...(a["replace-shipped"] ? ["--replace-shipped"] : []), ...(a["allow-dirty"] ? ["--allow-dirty"] : []),
+    ];
+    console.error(`${todo.length} runs, ${workers} at a time (one process each); results -> ${rel(out)}`);
+    let failed = 0;
+    let interrupted = false;
+    const children = new Set<ReturnType<typeof fork>>();
+    const forward = (sig: NodeJS.Signals) => () => {
+      interrupted = true;
+      for (const c of children) c.kill(sig);
+    };
+    process.on("SIGINT", forward("SIGINT"));
+    process.on("SIGTERM", forward("SIGTERM"));
+    const slot = async (): Promise<void> => {
+      for (let r = queue.shift(); r && !interrupted; r = queue.shift()) {
+        const child = fork(__filename, childArgs(r), { execArgv: process.execArgv, env: { ...process.env, FBC_PROGRESS_EVERY: "10" } });
+        children.add(child);
+        const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+        children.delete(child);
+        if (code === 130) interrupted = true;
+        else if (code !== 0) failed += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, slot));
+    if (interrupted) process.exit(130);
+    if (failed) throw new Error(`${failed} of ${todo.length} runs failed (their messages are above); rerun the same command to redo them`);
+    console.error(`all ${runs.length} runs finished in ${rel(out)}`);
+    return;
+  }
 
   const threads = setThreads(a.threads);
   console.error(`pre-trained: ${rel(pretrained)} (sha256 ${pretrainedSha256.slice(0, 12)}, code ${pre.meta.codeVersion}); engine ${engine()}; results -> ${rel(out)}`);

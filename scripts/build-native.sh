@@ -117,3 +117,13 @@ node -e '
   const i = a.info();
   console.log(`build-native: loads: ${i.config} (core ${i.corename}, ${i.threads} threads, ${i.parallel})`);
 ' "$OUT" || die "the addon was built but does not load or compute correctly"
+
+# --- The bench's floor program (bench/floors.c): plain C against the same OpenBLAS ----------------
+FLOORS="$NATIVE/build/fbc_floors"
+if [[ -f $ROOT/bench/floors.c ]] && { [[ ! -x $FLOORS ]] || [[ $ROOT/bench/floors.c -nt $FLOORS ]] || [[ $force == 1 ]]; }; then
+  if cc -O3 -march=native -I"$ob_inc" "$ROOT/bench/floors.c" -L"$ob_lib" -Wl,-rpath,"$ob_lib" -lopenblas -o "$FLOORS"; then
+    say "built $FLOORS (npm run bench's floors)"
+  else
+    echo "build-native: WARNING: bench/floors.c did not compile; npm run bench will print no floors" >&2
+  fi
+fi

@@ -140,6 +140,20 @@ test("adapt: a changed --trials or --pretrained does not reuse the old result; i
   assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "--fresh left the first folder untouched");
 });
 
+test("adapt: runs computed in parallel worker processes equal the same runs computed one after another", () => {
+  const pre = path.join(runs, "pretrain", "tiny1.safetensors");
+  if (!fs.existsSync(pre)) assert.equal(cli("pretrain", ["--seed", "1", "--batches", "2", ...TINY, "--name", "tiny1"]).status, 0);
+  const base = ["--conditions", "bptt,rflo", "--seeds", "1", "--trials", "3", "--test-every", "1", "--pretrained", pre];
+  const serial = cli("adapt", [...base, "--workers", "1", "--out", path.join(runs, "serial")]);
+  assert.equal(serial.status, 0, serial.stderr);
+  const parallel = cli("adapt", [...base, "--workers", "2", "--out", path.join(runs, "parallel")]);
+  assert.equal(parallel.status, 0, parallel.stderr);
+  assert.match(parallel.stderr, /2 runs, 2 at a time/);
+  for (const f of fs.readdirSync(path.join(runs, "serial")).filter((f) => !f.endsWith(".json"))) {
+    assert.equal(sha(path.join(runs, "parallel", f)), sha(path.join(runs, "serial", f)), f);
+  }
+});
+
 test("pretrain: Ctrl-C saves a partial checkpoint first (exit 130), and the same command resumes it", async () => {
   const args = ["--batches", "400", ...TINY, "--name", "interrupted", "--checkpoint-every", "1000"];
   const child = spawn(process.execPath, ["--import", "tsx", "cli/pretrain.ts", ...args], { cwd: repo, env, stdio: ["ignore", "ignore", "pipe"] });

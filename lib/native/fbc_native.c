@@ -10,8 +10,10 @@
  *       names the argument, so nothing is ever read or written out of bounds.
  *   setThreads(n) -> number of threads now in use;  getThreads() -> number
  *   info() -> { config, corename, threads, procs, parallel }
- *   outerTrace(P, rows, cols, gate, pre, alpha), rowScaleAdd(out, P, rows, cols, s, scale, row0):
+ *   outerTrace(P, rows, cols, gate, pre, alpha), rowScaleAdd(out, P, rows, cols, s, scale, row0),
+ *   rfloStep(P, out, rows, cols, gate, pre, alpha, s, scale):
  *       fused float32 loops of the local learning rules (see lib/src/kernels.ts)
+ *   bpttGradient(...): one step of online BPTT, the whole backward chain in C (see below)
  *
  * Build: scripts/build-native.sh (node-gyp bundled with npm, Debian's libopenblas-dev).
  */
@@ -260,6 +262,135 @@ static napi_value row_scale_add(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
+/* rfloStep(P, out, rows, cols, gate, pre, alpha, s, scale) -> |diag(s) P|_F^2 after the update:
+ * one pass over P and out doing outerTrace and rowScaleAdd together (RFLO's trace and update per step):
+ *   P[i][j] = alpha * (gate[i] > 0) * pre[j] + (1 - alpha) * P[i][j];   out[i][j] += scale * s[i] * P[i][j]. */
+static napi_value rflo_step(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 9;
+  napi_value argv[9], result;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 9) {
+    napi_throw_type_error(env, NULL, "rfloStep expects (P, out, rows, cols, gate, pre, alpha, s, scale)");
+    return NULL;
+  }
+  int rows, cols;
+  double alpha, scale;
+  float *P, *out, *gate, *pre, *sv;
+  if (!get_int(env, argv[2], "rows", 0, &rows) || !get_int(env, argv[3], "cols", 0, &cols) ||
+      !get_f32(env, argv[0], "P", (size_t)rows * cols, &P) ||
+      !get_f32(env, argv[1], "out", (size_t)rows * cols, &out) ||
+      !get_f32(env, argv[4], "gate", rows, &gate) || !get_f32(env, argv[5], "pre", cols, &pre) ||
+      !get_number(env, argv[6], "alpha", &alpha) || !get_f32(env, argv[7], "s", rows, &sv) ||
+      !get_number(env, argv[8], "scale", &scale))
+    return NULL;
+  const float a = (float)alpha, keep = (float)(1.0 - alpha);
+  double norm2 = 0.0;
+  for (int i = 0; i < rows; i++) {
+    float* restrict p = P + (size_t)i * cols;
+    float* restrict o = out + (size_t)i * cols;
+    const float f = (float)(scale * sv[i]);
+    const float ai = gate[i] > 0.0f ? a : 0.0f;
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      for (int l = 0; l < 16; l++) {
+        const float v = ai * pre[j + l] + keep * p[j + l];
+        p[j + l] = v;
+        acc[l] += v * v;
+        o[j + l] += f * v;
+      }
+    }
+    float pp = 0.0f;
+    for (; j < cols; j++) {
+      const float v = ai * pre[j] + keep * p[j];
+      p[j] = v;
+      pp += v * v;
+      o[j] += f * v;
+    }
+    for (int l = 0; l < 16; l++) pp += acc[l];
+    norm2 += (double)sv[i] * sv[i] * pp;
+  }
+  NAPI_CALL(env, napi_create_double(env, norm2, &result));
+  return result;
+}
+
+/* ---- Online BPTT (lib/src/rules/bptt.ts): the whole backward chain of one step in one call ---------
+ * bpttGradient(k, N, nOut, stride, alpha, dt, position, recurrent, x, r, eNext, wOut, wRec, wRecT,
+ *              ga, scratch, dw)
+ * For the step loss l_{k+1} = |e_{k+1}|^2 / 2 of trial 0 (rows of x and r at `stride`), with
+ * v = W_out^T e_{k+1} and, for j = k+1 .. 1,
+ *   g_r_j = seed_j v + W_rec^T g_a_j  (second term for j <= k),  seed_j = -dt (position) or -[j = k+1],
+ *   g_x_j = relu'(x_j) g_r_j + (1 - alpha) g_x_{j+1},   g_a_{j-1} = alpha g_x_j,
+ * writes ga rows 0..k and dw = -sum_{j=0..k} g_a_j r_j^T. W_rec^T g_a_j uses wRecT, a transposed copy
+ * of W_rec made here (the row-major NoTrans matrix-vector product is the fast one). scratch: 4N floats. */
+static void transpose_f32(const float* restrict a, float* restrict t, int n) {
+  const int bs = 32;
+  for (int i0 = 0; i0 < n; i0 += bs)
+    for (int j0 = 0; j0 < n; j0 += bs) {
+      const int i1 = i0 + bs < n ? i0 + bs : n, j1 = j0 + bs < n ? j0 + bs : n;
+      for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) t[(size_t)j * n + i] = a[(size_t)i * n + j];
+    }
+}
+
+static napi_value bptt_gradient(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 17;
+  napi_value argv[17];
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 17) {
+    napi_throw_type_error(env, NULL,
+                          "bpttGradient expects (k, N, nOut, stride, alpha, dt, position, recurrent, x, r, "
+                          "eNext, wOut, wRec, wRecT, ga, scratch, dw)");
+    return NULL;
+  }
+  int k, N, nOut, stride;
+  double alpha, dt;
+  bool position, recurrent;
+  float *x, *r, *eNext, *wOut, *wRec, *wRecT, *ga, *scratch, *dw;
+  if (!get_int(env, argv[0], "k", 0, &k) || !get_int(env, argv[1], "N", 1, &N) ||
+      !get_int(env, argv[2], "nOut", 1, &nOut) || !get_int(env, argv[3], "stride", 1, &stride) ||
+      !get_number(env, argv[4], "alpha", &alpha) || !get_number(env, argv[5], "dt", &dt) ||
+      !get_bool(env, argv[6], "position", &position) || !get_bool(env, argv[7], "recurrent", &recurrent))
+    return NULL;
+  if (stride < N) return range_error(env, "stride", "%lld is less than N = %lld", stride, N), NULL;
+  const size_t NN = (size_t)N * N;
+  if (!get_f32(env, argv[8], "x", (size_t)(k + 1) * stride + N, &x) ||
+      !get_f32(env, argv[9], "r", (size_t)k * stride + N, &r) || !get_f32(env, argv[10], "eNext", nOut, &eNext) ||
+      !get_f32(env, argv[11], "wOut", (size_t)nOut * N, &wOut) || !get_f32(env, argv[12], "wRec", NN, &wRec) ||
+      !get_f32(env, argv[13], "wRecT", NN, &wRecT) || !get_f32(env, argv[14], "ga", (size_t)(k + 1) * N, &ga) ||
+      !get_f32(env, argv[15], "scratch", (size_t)4 * N, &scratch) || !get_f32(env, argv[16], "dw", NN, &dw))
+    return NULL;
+  float *gx = scratch, *gxNext = scratch + N, *gr = scratch + 2 * (size_t)N, *v = scratch + 3 * (size_t)N;
+  const float a = (float)alpha, keep = (float)(1.0 - alpha);
+  for (int i = 0; i < N; i++) {
+    double s = 0.0;
+    for (int o = 0; o < nOut; o++) s += (double)wOut[(size_t)o * N + i] * eNext[o];
+    v[i] = (float)s;
+  }
+  if (recurrent && k > 0) transpose_f32(wRec, wRecT, N);
+  for (int i = 0; i < N; i++) gxNext[i] = 0.0f;
+  for (int j = k + 1; j >= 1; j--) {
+    const float seed = position ? (float)-dt : (j == k + 1 ? -1.0f : 0.0f);
+    for (int i = 0; i < N; i++) gr[i] = seed * v[i];
+    if (j <= k && recurrent) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, N, 1.0f, wRecT, N, ga + (size_t)j * N, 1, 1.0f, gr, 1);
+    const float* restrict xj = x + (size_t)j * stride;
+    float* restrict gaPrev = ga + (size_t)(j - 1) * N;
+    for (int i = 0; i < N; i++) {
+      const float g = (xj[i] > 0.0f ? gr[i] : 0.0f) + keep * gxNext[i];
+      gx[i] = g;
+      gaPrev[i] = a * g;
+    }
+    float* t = gx;
+    gx = gxNext;
+    gxNext = t;
+  }
+  if (recurrent)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, N, k + 1, -1.0f, ga, N, r, stride, 0.0f, dw, N);
+  else
+    for (size_t i = 0; i < NN; i++) dw[i] = 0.0f;
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 1;
   napi_value argv[1], result;
@@ -312,6 +443,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"info", NULL, info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"outerTrace", NULL, outer_trace, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rowScaleAdd", NULL, row_scale_add, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rfloStep", NULL, rflo_step, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bpttGradient", NULL, bptt_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

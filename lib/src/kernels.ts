@@ -54,6 +54,12 @@ interface NativeAddon {
   info(): OpenBlasInfo;
   outerTrace(P: Float32Array, rows: number, cols: number, gate: Float32Array, pre: Float32Array, alpha: number): void;
   rowScaleAdd(out: Float32Array, P: Float32Array, rows: number, cols: number, s: Float32Array, scale: number, row0: boolean): number;
+  rfloStep(P: Float32Array, out: Float32Array, rows: number, cols: number, gate: Float32Array, pre: Float32Array, alpha: number, s: Float32Array, scale: number): number;
+  bpttGradient(
+    k: number, N: number, nOut: number, stride: number, alpha: number, dt: number, position: boolean, recurrent: boolean,
+    x: Float32Array, r: Float32Array, eNext: Float32Array, wOut: Float32Array, wRec: Float32Array, wRecT: Float32Array,
+    ga: Float32Array, scratch: Float32Array, dw: Float32Array,
+  ): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -550,4 +556,33 @@ export function rowScaleAdd<T extends FArray>(out: T, P: T, rows: number, cols: 
   if (out instanceof Float64Array) return ruleKernels64.rowScaleAdd(out, P, rows, cols, s, scale, row0);
   if (native) return native.rowScaleAdd(out, P as Float32Array, rows, cols, s as Float32Array, scale, row0);
   return ruleKernels32.rowScaleAdd(out, P, rows, cols, s, scale, row0);
+}
+
+/**
+ * RFLO's trace and update in one pass (returns |diag(s) P|_F^2 after the trace update):
+ *   P = alpha * (gate > 0) pre^T + (1 - alpha) P;   out += scale * diag(s) P.
+ * The same as outerTrace followed by rowScaleAdd; the addon does it reading P and out once.
+ */
+export function rfloStep<T extends FArray>(P: T, out: T, rows: number, cols: number, gate: T, pre: T, alpha: number, s: T, scale: number): number {
+  const { native } = resolveEngine();
+  if (native && P instanceof Float32Array) {
+    checkLength("rfloStep", "P", P, rows * cols);
+    checkLength("rfloStep", "out", out, rows * cols);
+    checkLength("rfloStep", "gate", gate, rows);
+    checkLength("rfloStep", "pre", pre, cols);
+    checkLength("rfloStep", "s", s, rows);
+    return native.rfloStep(P, out as Float32Array, rows, cols, gate as Float32Array, pre as Float32Array, alpha, s as Float32Array, scale);
+  }
+  outerTrace(P, rows, cols, gate, pre, alpha);
+  return rowScaleAdd(out, P, rows, cols, s, scale);
+}
+
+/**
+ * The addon's whole online-BPTT backward chain for one step (see rules/bptt.ts and bpttGradient in
+ * lib/native/fbc_native.c), or null when the OpenBLAS engine is not in use (the rule then runs its
+ * TypeScript loops). Float32 only.
+ */
+export function nativeBpttGradient(): NativeAddon["bpttGradient"] | null {
+  const { native } = resolveEngine();
+  return native ? native.bpttGradient : null;
 }

@@ -9,6 +9,7 @@ export interface ProgressOptions {
   start?: number;
   unit?: string;
   stream?: NodeJS.WriteStream;
+  /** Seconds between lines when not on a terminal (default: $FBC_PROGRESS_EVERY, else 30). */
   logEverySeconds?: number;
 }
 
@@ -50,7 +51,7 @@ export class Progress {
     if (this.stream.isTTY) {
       this.stream.write(`\r${line}\x1b[K`);
       if (done >= this.opts.total) this.stream.write("\n");
-    } else if (elapsed - this.lastLog >= (this.opts.logEverySeconds ?? 30) || done >= this.opts.total) {
+    } else if (elapsed - this.lastLog >= (this.opts.logEverySeconds ?? (Number(process.env.FBC_PROGRESS_EVERY) || 30)) || done >= this.opts.total) {
       this.lastLog = elapsed;
       this.stream.write(line + "\n");
     }

@@ -9,8 +9,10 @@
  * The backward pass uses the current W_rec at every past step (the reference's autograd graph keeps
  * each step's own weights; the difference is of order lr, see DEVIATIONS.md). Cost: k matrix-vector
  * products per step, O(T^2 / 2) per trial, plus one [N x (k+1)] x [(k+1) x N] product for dw_k.
+ * With the OpenBLAS addon and float32 weights the whole chain of a step is one native call, which
+ * multiplies by a transposed copy of W_rec (the fast matrix-vector form); otherwise TypeScript loops.
  */
-import { FArray, gemm } from "../kernels";
+import { FArray, gemm, nativeBpttGradient } from "../kernels";
 import { Network, Rollout } from "../network";
 import { LearningRule, newArray } from "./rule";
 
@@ -24,6 +26,9 @@ export class OnlineBptt implements LearningRule {
   private gxNext!: FArray;
   private gr!: FArray;
   private dw!: FArray;
+  /** Native path only: W_rec transposed, and 4N floats of scratch. */
+  private wRecT?: Float32Array;
+  private scratch?: Float32Array;
 
   reset(net: Network, ro: Rollout): void {
     const N = net.config.N;
@@ -37,6 +42,10 @@ export class OnlineBptt implements LearningRule {
     }
     this.net = net;
     this.ro = ro;
+    if (this.dw instanceof Float32Array && (!this.wRecT || this.wRecT.length !== N * N)) {
+      this.wRecT = new Float32Array(N * N);
+      this.scratch = new Float32Array(4 * N);
+    }
   }
 
   advance(_k: number): void {
@@ -52,6 +61,12 @@ export class OnlineBptt implements LearningRule {
     const alpha = dt / tau;
     const eAt = (k + 1) * ro.B * nOut; // e_{k+1}, trial 0
     const position = errorMode === "position";
+    const native = this.dw instanceof Float32Array ? nativeBpttGradient() : null;
+    if (native) {
+      const f = (a: FArray) => a as Float32Array;
+      native(k, N, nOut, BN, alpha, dt, position, recurrent, f(ro.x), f(ro.r), f(ro.e.subarray(eAt, eAt + nOut)), f(wOut), f(wRec), this.wRecT!, f(this.ga), this.scratch!, f(this.dw));
+      return this.dw;
+    }
     const { ga, gr } = this;
     let gx = this.gx;
     let gxNext = this.gxNext;

@@ -7,7 +7,7 @@
  * With projection "transpose" the error goes through W_out^T instead (the reference's RFLO_t).
  * `legacyRow0` reproduces RFLO_t's bug of using row 0 of P for every postsynaptic unit (SPEC §10.6).
  */
-import { FArray, outerTrace, rowScaleAdd } from "../kernels";
+import { FArray, outerTrace, rfloStep, rowScaleAdd } from "../kernels";
 import { Network, Rollout } from "../network";
 import { ErrorProjection, LearningRule, newArray, projectError } from "./rule";
 import { ParameterError } from "../validate";
@@ -24,6 +24,8 @@ export class Rflo implements LearningRule {
   private P!: FArray;
   private s!: FArray;
   private alpha = 0;
+  /** The step whose trace update `advance` deferred, so that `accumulate` can fuse it with the update (-1: none). */
+  private pending = -1;
 
   constructor(readonly options: RfloOptions = {}) {
     if (options.legacyRow0 && options.projection !== "transpose") {
@@ -42,18 +44,39 @@ export class Rflo implements LearningRule {
     this.net = net;
     this.ro = ro;
     this.alpha = net.config.dt / net.config.tau;
+    this.pending = -1;
   }
 
-  advance(k: number): void {
+  /** The trial-0 vectors of step k's trace update: relu'(x_{k+1}) gate and presynaptic r_k. */
+  private traceInputs(k: number): [FArray, FArray] {
     const N = this.net.config.N;
     const BN = this.ro.B * N;
-    // P <- a relu'(x_{k+1}) r_k^T + (1 - a) P, from trial 0's x_{k+1} and r_k.
-    outerTrace(this.P, N, N, this.ro.x.subarray((k + 1) * BN, (k + 1) * BN + N), this.ro.r.subarray(k * BN, k * BN + N), this.alpha);
+    return [this.ro.x.subarray((k + 1) * BN, (k + 1) * BN + N), this.ro.r.subarray(k * BN, k * BN + N)];
+  }
+
+  private flush(): void {
+    if (this.pending < 0) return;
+    const N = this.net.config.N;
+    const [gate, pre] = this.traceInputs(this.pending);
+    outerTrace(this.P, N, N, gate, pre, this.alpha);
+    this.pending = -1;
+  }
+
+  /** P <- a relu'(x_{k+1}) r_k^T + (1 - a) P, from trial 0's x_{k+1} and r_k; deferred to `accumulate`, which fuses it with the update. */
+  advance(k: number): void {
+    this.flush();
+    this.pending = k;
   }
 
   accumulate(k: number, out: FArray, scale: number): number {
     const N = this.net.config.N;
     projectError(this.net, this.ro, k, this.options.projection ?? "feedback", this.s);
+    if (this.pending >= 0 && !this.options.legacyRow0) {
+      const [gate, pre] = this.traceInputs(this.pending);
+      this.pending = -1;
+      return Math.sqrt(rfloStep(this.P, out, N, N, gate, pre, this.alpha, this.s, scale));
+    }
+    this.flush();
     return Math.sqrt(rowScaleAdd(out, this.P, N, N, this.s, scale, this.options.legacyRow0 === true));
   }
 }
