@@ -91,7 +91,7 @@ fi
 # --- Up to date? ----------------------------------------------------------------------------------
 config="node=$(node -p process.versions.node) nodedir=$nodedir openblas_include=$ob_inc openblas_libdir=$ob_lib"
 if [[ $force == 0 && -f $OUT && -f $STAMP && "$(cat "$STAMP")" == "$config" &&
-  $OUT -nt $NATIVE/fbc_native.c && $OUT -nt $NATIVE/binding.gyp ]]; then
+  -z "$(find "$NATIVE" -maxdepth 1 \( -name "*.c" -o -name "*.h" -o -name binding.gyp \) -newer "$OUT")" ]]; then
   say "up to date: $OUT"
 else
   say "node-gyp:  $node_gyp"

@@ -9,7 +9,7 @@
   "targets": [
     {
       "target_name": "fbc_native",
-      "sources": ["fbc_native.c"],
+      "sources": ["fbc_native.c", "fbc_rnn.c"],
       "include_dirs": ["<(openblas_include)"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O3", "-march=native"],

@@ -60,6 +60,18 @@ interface NativeAddon {
     x: Float32Array, r: Float32Array, eNext: Float32Array, wOut: Float32Array, wRec: Float32Array, wRecT: Float32Array,
     ga: Float32Array, scratch: Float32Array, dw: Float32Array,
   ): void;
+  rnnForwardStep(
+    k: number, B: number, N: number, nIn: number, nOut: number, alpha: number, dt: number, feedback: boolean, position: boolean, recurrent: boolean,
+    x: Float32Array, r: Float32Array, u: Float32Array, eps: Float32Array, c: Float32Array, y: Float32Array, v: Float32Array, e: Float32Array,
+    e0: Float32Array, ref: Float32Array, push: Float32Array, wIn: Float32Array, wRec: Float32Array, F: Float32Array, b: Float32Array,
+    wOut: Float32Array, bOut: Float32Array,
+  ): number;
+  rnnBackwardStep(
+    k: number, T: number, B: number, N: number, nIn: number, nOut: number, alpha: number, dt: number, rateScale: number,
+    position: boolean, recurrent: boolean, feedbackGrad: boolean, feedbackOn: boolean, fbDelay: number,
+    x: Float32Array, r: Float32Array, u: Float32Array, eps: Float32Array, ga: Float32Array, ge: Float32Array, gy: Float32Array,
+    gxNext: Float32Array, gr: Float32Array, wRec: Float32Array, wOut: Float32Array, F: Float32Array, acc: Float64Array,
+  ): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -586,3 +598,13 @@ export function nativeBpttGradient(): NativeAddon["bpttGradient"] | null {
   const { native } = resolveEngine();
   return native ? native.bpttGradient : null;
 }
+
+/**
+ * The addon's fused forward and backward steps of the RNN (lib/native/fbc_rnn.c: one large product
+ * plus one pass in C per step), or null when the OpenBLAS engine is not in use. Float32 only.
+ */
+export function nativeRnn(): Pick<NativeAddon, "rnnForwardStep" | "rnnBackwardStep"> | null {
+  const { native } = resolveEngine();
+  return native;
+}
+

@@ -13,7 +13,7 @@
  *   g_x_k  = relu'(x_k) g_r_k + (1-a) g_x_{k+1},   g_a_{k-1} = a g_x_k
  * and the weight gradients are sums of outer products over all steps, each done as one large product.
  */
-import { gemm, FArray } from "./kernels";
+import { gemm, nativeRnn, FArray } from "./kernels";
 import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } from "./network";
 import { finite, oneOf, ParameterError } from "./validate";
 import { frobenius } from "./analysis/alignment";
@@ -70,8 +70,7 @@ export function loss(net: Network, ro: Rollout, config: Partial<LossConfig> = {}
   const c = lossConfig(config);
   let se = 0;
   for (let i = 0; i < ro.e.length; i++) se += ro.e[i] * ro.e[i];
-  let sr = 0;
-  for (let i = 0; i < ro.r.length; i++) sr += ro.r[i] * ro.r[i];
+  const sr = ro.sumR2; // kept by the simulation
   let param = 0;
   for (const name of GRAD_NAMES) {
     const n = frobenius(net.params[name]);
@@ -95,6 +94,8 @@ export interface GradWorkspace {
   gxNext: FArray;
   gr: FArray;
   geps: FArray;
+  /** Native path: float64 accumulators of the small weight gradients (see lib/native/fbc_rnn.c). */
+  acc: Float64Array;
 }
 
 function workspace(ro: Rollout, old?: GradWorkspace): GradWorkspace {
@@ -111,6 +112,7 @@ function workspace(ro: Rollout, old?: GradWorkspace): GradWorkspace {
     gxNext: make(B * N),
     gr: make(B * N),
     geps: make(B * nOut),
+    acc: new Float64Array(N * (1 + ro.u.length / (T * B) + 2 * nOut) + nOut),
   };
 }
 
@@ -148,6 +150,45 @@ export function lossGradient(
   gy.fill(0);
   gxNext.fill(0);
   const rateScale = (2 * c.rateWeight) / nR;
+
+  const native = ro.x instanceof Float32Array ? nativeRnn() : null;
+  if (native) {
+    // The same loop in C, with the small weight gradients accumulated in float64 on the way.
+    const f = (a: FArray) => a as Float32Array;
+    const acc = w.acc;
+    acc.fill(0);
+    for (let k = T; k >= 1; k--) {
+      native.rnnBackwardStep(
+        k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad, ro.feedback, fbDelay,
+        f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ga), f(ge), f(gy), f(gxNext), f(gr), f(wRec), f(wOut), f(F), acc,
+      );
+    }
+    if (position && e0 === "readout") gy.set(ge.subarray(0, BO), 0);
+    // Step 0's readout adjoint (the integrator's start) joins W_out's and b_out's gradients.
+    const gWout = acc.subarray(N * (1 + nIn + nOut), N * (1 + nIn + 2 * nOut));
+    const gBout = acc.subarray(N * (1 + nIn + 2 * nOut));
+    for (let row = 0; row < B; row++) {
+      for (let o = 0; o < nOut; o++) {
+        const g = gy[row * nOut + o];
+        if (g === 0) continue;
+        gBout[o] += g;
+        for (let i = 0; i < N; i++) gWout[o * N + i] += g * ro.r[row * N + i];
+      }
+    }
+    gemm(true, false, N, N, T * B, 1, ga, N, ro.r.subarray(0, T * BN), N, 0, grads.wRec, N);
+    if (!recurrent) grads.wRec.fill(0);
+    for (let i = 0; i < N; i++) {
+      grads.b[i] = acc[i];
+      for (let m = 0; m < nIn; m++) grads.wIn[i * nIn + m] = acc[N + m * N + i];
+      for (let o = 0; o < nOut; o++) {
+        grads.wFb[i * nOut + o] = acc[N * (1 + nIn) + o * N + i] * mask[i * nOut + o];
+        grads.wOut[o * N + i] = gWout[o * N + i];
+      }
+    }
+    for (let o = 0; o < nOut; o++) grads.bOut[o] = gBout[o];
+    addPenalties(net, grads, c);
+    return { value: loss(net, ro, c), work: w };
+  }
 
   for (let k = T; k >= 1; k--) {
     const geK = ge.subarray(k * BO, (k + 1) * BO);
@@ -197,7 +238,12 @@ export function lossGradient(
   grads.bOut.fill(0);
   for (let row = 0; row < (T + 1) * B; row++) for (let o = 0; o < nOut; o++) grads.bOut[o] += gy[row * nOut + o];
 
-  // Parameter penalty.
+  addPenalties(net, grads, c);
+  return { value: loss(net, ro, c), work: w };
+}
+
+/** Adds the parameter penalty's gradient to `grads`. */
+function addPenalties(net: Network, grads: Grads, c: LossConfig): void {
   for (const name of GRAD_NAMES) {
     const p = net.params[name];
     const n = frobenius(p);
@@ -206,5 +252,4 @@ export function lossGradient(
     const g = grads[name];
     for (let i = 0; i < g.length; i++) g[i] += scale * p[i];
   }
-  return { value: loss(net, ro, c), work: w };
 }

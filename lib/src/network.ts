@@ -10,7 +10,7 @@
  * Parameters are Float32Array (as the reference's float32 tensors) or Float64Array (for gradient checks);
  * a rollout uses the type of its network's parameters throughout.
  */
-import { gemm, FArray } from "./kernels";
+import { gemm, nativeRnn, FArray } from "./kernels";
 import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
@@ -214,6 +214,8 @@ export interface Rollout<A extends FArray = FArray> {
   eps: A;
   /** [T, B, N] control input c_k = (M o W_fb) eps_k (computed even when feedback is off). */
   c: A;
+  /** Sum of r^2 over the steps simulated so far (r_0 .. r_k), for the rate penalty. */
+  sumR2: number;
 }
 
 function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, nOut: number): Rollout {
@@ -232,6 +234,7 @@ function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, 
     e0: alloc(dtype, B * nOut),
     eps: alloc(dtype, T * B * nOut),
     c: alloc(dtype, T * B * N),
+    sumR2: 0,
   };
 }
 
@@ -286,7 +289,13 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   } else {
     throw new ParameterError("init", "give an Rng for the initial state (options.init) or the initial state itself (options.x0)");
   }
-  for (let i = 0; i < BN; i++) ro.r[i] = ro.x[i] > 0 ? ro.x[i] : 0;
+  let sumR2 = 0;
+  for (let i = 0; i < BN; i++) {
+    const r = ro.x[i] > 0 ? ro.x[i] : 0;
+    ro.r[i] = r;
+    sumR2 += r * r;
+  }
+  ro.sumR2 = sumR2;
   readout(net, ro, 0);
   ro.v.set(ro.y.subarray(0, BO));
   ro.e.fill(0, 0, BO);
@@ -323,6 +332,17 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
+  const native = ro.x instanceof Float32Array ? nativeRnn() : null;
+  if (native) {
+    const f = (a: FArray) => a as Float32Array;
+    const p = net.params;
+    ro.sumR2 += native.rnnForwardStep(
+      k, B, N, nIn, nOut, alpha, dt, ro.feedback, errorMode === "position", recurrent,
+      f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ro.c), f(ro.y), f(ro.v), f(ro.e), f(ro.e0), f(ro.ref), f(ro.push),
+      f(p.wIn), f(p.wRec), f(wFbEff), f(p.b), f(p.wOut), f(p.bOut),
+    );
+    return;
+  }
   const c = ro.c.subarray(k * BN, (k + 1) * BN);
   gemm(false, true, B, N, nOut, 1, eps, nOut, wFbEff, nOut, 0, c, N);
 
@@ -333,14 +353,18 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   gemm(false, true, B, N, nIn, 1, ro.u.subarray(k * B * nIn, (k + 1) * B * nIn), nIn, wIn, nIn, 0, xNext, N);
   if (recurrent) gemm(false, true, B, N, N, 1, ro.r.subarray(k * BN, (k + 1) * BN), N, wRec, N, 1, xNext, N);
   const fb = ro.feedback ? 1 : 0;
+  let sumR2 = 0;
   for (let row = 0; row < B; row++) {
     const o = row * N;
     for (let i = 0; i < N; i++) {
       const x = (1 - alpha) * xPrev[o + i] + alpha * (xNext[o + i] + fb * c[o + i] + b[i]);
       xNext[o + i] = x;
-      rNext[o + i] = x > 0 ? x : 0;
+      const r = x > 0 ? x : 0;
+      rNext[o + i] = r;
+      sumR2 += r * r;
     }
   }
+  ro.sumR2 += sumR2;
 
   // Readout, velocity with push, and the error.
   readout(net, ro, k + 1);

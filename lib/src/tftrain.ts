@@ -61,7 +61,7 @@ export class TfPretrainer {
   private readonly params: Record<GradName, tfType.Variable>;
   private readonly m: Record<string, tfType.Variable> = {};
   private readonly v: Record<string, tfType.Variable> = {};
-  /** Config and mask of the network (all tfForward reads from it besides the parameter tensors). */
+  /** A copy of the start network: tfForward reads its config and mask (its other arrays go stale). */
   private readonly shell: Network;
   private disposed = false;
 
@@ -79,7 +79,7 @@ export class TfPretrainer {
     this.trainable = GRAD_NAMES.filter((n) => n !== "wFb" || this.config.trainFeedback);
     const shapes = paramShapes(net.config);
     if (adam) checkAdamState(adam, this.trainable, (n) => net.params[n].length);
-    this.shell = { config: { ...net.config }, params: { ...net.params, mask: Float32Array.from(net.params.mask) } };
+    this.shell = cloneNetwork(net, "float32");
     this.t = adam ? adam.t : 0;
     this.params = {} as Record<GradName, tfType.Variable>;
     // Inside tidy: the tensors the variables are made from are released, the variables stay.

@@ -108,33 +108,43 @@ test("the loss gradient matches TensorFlow.js autodiff (float32) on the same net
   }
 });
 
-test("results do not depend on the engine beyond float32 rounding", async () => {
+test("results do not depend on the engine beyond float32 rounding (every branch of the fused native steps)", async () => {
   const { setEngine, nativeAvailable } = await import("../src/kernels");
   if (!nativeAvailable()) return; // only one engine here; kernels.test.ts reports the skip
-  const n = net.initNetwork({ N: 40 }, Rng.seeded(2), "float32");
-  const batch = task.randomReaches(16, Rng.seeded(2, "trials"));
-  const run = (engine: "openblas" | "js") => {
-    setEngine(engine);
-    const ro = net.simulate(n, batch, { init: Rng.seeded(2, "init") });
-    const g = zeroGrads(n);
-    const v = lossGradient(n, ro, g).value.total;
-    return { e: Float32Array.from(ro.e), g, v };
-  };
+  const cases: [string, Partial<net.NetworkConfig>, net.SimulateOptions, Partial<LossConfig>][] = [
+    ["feedback through the loop", {}, {}, {}],
+    ["delay 2, detached", { fbDelay: 2 }, { detachFeedback: true }, {}],
+    ["feedback off", {}, { feedback: false }, {}],
+    ["velocity error, e0 = 0, half mask, squared penalty", { errorMode: "velocity", e0: "zero", fbDensity: 0.5 }, {}, { penalty: "squared", rateWeight: 0.05 }],
+    ["no recurrence", { recurrent: false }, {}, {}],
+  ];
   try {
-    const a = run("openblas");
-    const b = run("js");
-    assert.ok(Math.abs(a.v - b.v) < 1e-5 * a.v, `loss ${a.v} vs ${b.v}`);
-    let maxE = 0;
-    for (let i = 0; i < a.e.length; i++) maxE = Math.max(maxE, Math.abs(a.e[i] - b.e[i]));
-    assert.ok(maxE < 1e-4, `errors differ by ${maxE}`);
-    for (const name of GRAD_NAMES) {
-      let en = 0;
-      let ed = 0;
-      for (let i = 0; i < a.g[name].length; i++) {
-        en += (a.g[name][i] - b.g[name][i]) ** 2;
-        ed += a.g[name][i] ** 2;
+    for (const [label, config, options, lossCfg] of cases) {
+      const n = net.initNetwork({ N: 40, ...config }, Rng.seeded(2), "float32");
+      const batch = task.randomReaches(16, Rng.seeded(2, "trials"));
+      const run = (engine: "openblas" | "js") => {
+        setEngine(engine);
+        const ro = net.simulate(n, batch, { init: Rng.seeded(2, "init"), ...options });
+        const g = zeroGrads(n);
+        const v = lossGradient(n, ro, g, lossCfg).value.total;
+        return { e: Float32Array.from(ro.e), r: Float32Array.from(ro.r), g, v };
+      };
+      const a = run("openblas");
+      const b = run("js");
+      assert.ok(Math.abs(a.v - b.v) < 1e-5 * a.v, `${label}: loss ${a.v} vs ${b.v}`);
+      let maxE = 0;
+      for (let i = 0; i < a.e.length; i++) maxE = Math.max(maxE, Math.abs(a.e[i] - b.e[i]));
+      assert.ok(maxE < 1e-4, `${label}: errors differ by ${maxE}`);
+      for (const name of GRAD_NAMES) {
+        let en = 0;
+        let ed = 0;
+        for (let i = 0; i < a.g[name].length; i++) {
+          en += (a.g[name][i] - b.g[name][i]) ** 2;
+          ed += a.g[name][i] ** 2;
+        }
+        if (ed === 0) assert.equal(en, 0, `${label}: ${name} is zero on one engine only`);
+        else assert.ok(Math.sqrt(en / ed) < 1e-4, `${label}: ${name}: relative difference ${Math.sqrt(en / ed)}`);
       }
-      assert.ok(Math.sqrt(en / ed) < 1e-4, `${name}: relative difference ${Math.sqrt(en / ed)}`);
     }
   } finally {
     setEngine("auto");

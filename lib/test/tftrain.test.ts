@@ -28,15 +28,16 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, ref: ArrayLike<numb
   return r === 0 ? (d === 0 ? 0 : Infinity) : Math.sqrt(d / r);
 }
 
-// Tolerances (float32). Measured on the wasm and cpu backends over 5 batches of the cases below:
-// parameters differ by at most ~3e-8 relative (one float32 ulp here and there), the change of the
-// parameters since the start by at most ~8e-6 relative, Adam's moments by at most ~2e-6 relative
-// (m is the clipped gradient, so this compares the gradients themselves), the loss by ~2e-7 relative.
-// Each tolerance is a few times the largest value measured.
-const TOL_PARAM = 2e-7;
+// Tolerances (float32 everywhere: the native float32 engine vs TensorFlow.js). Measured on the wasm and
+// cpu backends over seeds 1-8, both cases below, 5 batches each (largest relative differences, Frobenius):
+//   parameters 4.0e-7 (a few float32 ulps, mostly in the 2-entry b_out; 3e-8 for this file's seed),
+//   change of the parameters since the start 1.5e-5, Adam's moments 3.1e-5 (m is the clipped gradient,
+//   so this compares the gradients themselves; b_out's long sums are the worst), loss parts and gradient
+//   norm 6.2e-7. Each tolerance is about 3 times the largest value measured.
+const TOL_PARAM = 1e-6;
 const TOL_UPDATE = 5e-5;
-const TOL_MOMENT = 1e-5;
-const TOL_LOSS = 1e-6;
+const TOL_MOMENT = 1e-4;
+const TOL_LOSS = 2e-6;
 
 const cases: { label: string; over: Parameters<typeof pretrainConfig>[0] }[] = [
   { label: "default (W_fb trained, gradient through the feedback loop)", over: {} },
@@ -88,7 +89,6 @@ for (const c of cases) {
         for (const key of ["m", "v"] as const) {
           const dm = relDiff(native.adam[key][name], adam[key][name]);
           worst.moment = Math.max(worst.moment, dm);
-          if (process.env.TFTRAIN_DEBUG) t.diagnostic(`${k} ${key}.${name} ${dm.toExponential(2)} param ${dp.toExponential(2)} update ${du.toExponential(2)}`);
           assert.ok(dm < TOL_MOMENT, `batch ${k} adam.${key}.${name}: differs by ${dm} (relative)`);
         }
       }

@@ -1,0 +1,248 @@
+/*
+ * The rate RNN's forward and backward step as one call each (float32), so that a step is one large
+ * OpenBLAS product plus one fused pass over the batch in C, instead of several small products and
+ * TypeScript loops. Same equations as lib/src/network.ts (stepRollout) and lib/src/loss.ts
+ * (lossGradient); the TypeScript versions remain the reference and the fallback, and the tests check
+ * that both agree within float32 rounding.
+ *
+ * rnnForwardStep(k, B, N, nIn, nOut, alpha, dt, feedback, position, recurrent,
+ *                x, r, u, eps, c, y, v, e, e0, ref, push, wIn, wRec, F, b, wOut, bOut) -> sum of r_{k+1}^2
+ *   x_{k+1} = (1-a) x_k + a (W_in u_k + W_rec r_k + [c_k] + b),  c_k = F eps_k,  r = relu(x),
+ *   y_{k+1} = W_out r_{k+1} + b_out,  v_{k+1} = y_{k+1} + p_k,  e_{k+1} = e_k + dt (v*_k - v_{k+1})
+ *   (or v*_k - v_{k+1} without `position`). Arrays are the rollout's, time-major; eps_k must be set.
+ *
+ * rnnBackwardStep(k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad,
+ *                 feedbackOn, fbDelay, x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc)
+ *   one step k (T >= k >= 1) of lossGradient's backward loop: g_y_k, g_r_k, g_x_k (kept in gxNext),
+ *   g_a_{k-1} (written into ga), the fed-back and integrated error adjoints (into ge), and the small
+ *   weight gradients accumulated in float64 in acc = [b (N) | W_in^T (nIn N) | W_fb^T (nOut N) |
+ *   W_out (nOut N) | b_out (nOut)]. W_rec's gradient stays one large product after the loop.
+ */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fbc_napi.h"
+
+/* Column `col` of a row-major [N x n] matrix, as a contiguous vector (for loops that vectorise over i). */
+static void column(const float* m, int N, int n, int col, float* out) {
+  for (int i = 0; i < N; i++) out[i] = m[(size_t)i * n + col];
+}
+
+static float dot(const float* restrict a, const float* restrict b, int n) {
+  float acc[16] = {0};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
+  float s = 0.0f;
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int l = 0; l < 16; l++) s += acc[l];
+  return s;
+}
+
+#define MAX_IO 16 /* nIn and nOut are tiny (3 and 2); this bounds the per-row buffers */
+
+static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 27;
+  napi_value argv[27], result;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 27) {
+    napi_throw_type_error(env, NULL, "rnnForwardStep expects 27 arguments (see lib/native/fbc_rnn.c)");
+    return NULL;
+  }
+  int k, B, N, nIn, nOut;
+  double alpha, dt;
+  bool feedback, position, recurrent;
+  if (!get_int(env, argv[0], "k", 0, &k) || !get_int(env, argv[1], "B", 1, &B) || !get_int(env, argv[2], "N", 1, &N) ||
+      !get_int(env, argv[3], "nIn", 1, &nIn) || !get_int(env, argv[4], "nOut", 1, &nOut) ||
+      !get_number(env, argv[5], "alpha", &alpha) || !get_number(env, argv[6], "dt", &dt) ||
+      !get_bool(env, argv[7], "feedback", &feedback) || !get_bool(env, argv[8], "position", &position) ||
+      !get_bool(env, argv[9], "recurrent", &recurrent))
+    return NULL;
+  if (nIn > MAX_IO || nOut > MAX_IO) return range_error(env, "nIn/nOut", "must be <= 16, got %lld / %lld", nIn, nOut), NULL;
+  const size_t BN = (size_t)B * N, BO = (size_t)B * nOut, BI = (size_t)B * nIn;
+  float *x, *r, *u, *eps, *c, *y, *v, *e, *e0, *ref, *push, *wIn, *wRec, *F, *bias, *wOut, *bOut;
+  if (!get_f32(env, argv[10], "x", (k + 2) * BN, &x) || !get_f32(env, argv[11], "r", (k + 2) * BN, &r) ||
+      !get_f32(env, argv[12], "u", (k + 1) * BI, &u) || !get_f32(env, argv[13], "eps", (k + 1) * BO, &eps) ||
+      !get_f32(env, argv[14], "c", (k + 1) * BN, &c) || !get_f32(env, argv[15], "y", (k + 2) * BO, &y) ||
+      !get_f32(env, argv[16], "v", (k + 2) * BO, &v) || !get_f32(env, argv[17], "e", (k + 2) * BO, &e) ||
+      !get_f32(env, argv[18], "e0", BO, &e0) || !get_f32(env, argv[19], "ref", (k + 1) * BO, &ref) ||
+      !get_f32(env, argv[20], "push", (k + 1) * BO, &push) || !get_f32(env, argv[21], "wIn", (size_t)N * nIn, &wIn) ||
+      !get_f32(env, argv[22], "wRec", (size_t)N * N, &wRec) || !get_f32(env, argv[23], "F", (size_t)N * nOut, &F) ||
+      !get_f32(env, argv[24], "b", N, &bias) || !get_f32(env, argv[25], "wOut", (size_t)nOut * N, &wOut) ||
+      !get_f32(env, argv[26], "bOut", nOut, &bOut))
+    return NULL;
+
+  float* cols = malloc(sizeof(float) * (size_t)N * (nIn + nOut)); /* W_in and F by column */
+  if (!cols) return napi_throw_error(env, NULL, "rnnForwardStep: out of memory"), NULL;
+  for (int m = 0; m < nIn; m++) column(wIn, N, nIn, m, cols + (size_t)m * N);
+  for (int o = 0; o < nOut; o++) column(F, N, nOut, o, cols + (size_t)(nIn + o) * N);
+
+  const float* xPrev = x + k * BN;
+  float* xNext = x + (k + 1) * BN;
+  float* rNext = r + (k + 1) * BN;
+  if (recurrent)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, N, 1.0f, r + k * BN, N, wRec, N, 0.0f, xNext, N);
+  else
+    memset(xNext, 0, sizeof(float) * BN);
+  const float a = (float)alpha, keep = (float)(1.0 - alpha), fb = feedback ? 1.0f : 0.0f;
+  float* yk = y + (k + 1) * BO;
+  double sumR2 = 0.0;
+  for (int bi = 0; bi < B; bi++) {
+    const float* ub = u + k * BI + (size_t)bi * nIn;
+    const float* eb = eps + k * BO + (size_t)bi * nOut;
+    float* restrict xr = xNext + (size_t)bi * N;
+    const float* restrict xp = xPrev + (size_t)bi * N;
+    float* restrict rr = rNext + (size_t)bi * N;
+    float* restrict cr = c + k * BN + (size_t)bi * N;
+    for (int i = 0; i < N; i++) cr[i] = 0.0f;
+    for (int o = 0; o < nOut; o++) {
+      const float* fo = cols + (size_t)(nIn + o) * N;
+      const float eo = eb[o];
+      for (int i = 0; i < N; i++) cr[i] += eo * fo[i];
+    }
+    for (int i = 0; i < N; i++) xr[i] += bias[i] + fb * cr[i];
+    for (int m = 0; m < nIn; m++) {
+      const float* wm = cols + (size_t)m * N;
+      const float um = ub[m];
+      for (int i = 0; i < N; i++) xr[i] += um * wm[i];
+    }
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= N; i += 16)
+      for (int l = 0; l < 16; l++) {
+        const float xv = keep * xp[i + l] + a * xr[i + l];
+        const float rv = xv > 0.0f ? xv : 0.0f;
+        xr[i + l] = xv;
+        rr[i + l] = rv;
+        acc[l] += rv * rv;
+      }
+    float s = 0.0f;
+    for (; i < N; i++) {
+      const float xv = keep * xp[i] + a * xr[i];
+      const float rv = xv > 0.0f ? xv : 0.0f;
+      xr[i] = xv;
+      rr[i] = rv;
+      s += rv * rv;
+    }
+    for (int l = 0; l < 16; l++) s += acc[l];
+    sumR2 += s;
+    for (int o = 0; o < nOut; o++) yk[(size_t)bi * nOut + o] = dot(wOut + (size_t)o * N, rr, N) + bOut[o];
+  }
+  free(cols);
+  float* vk = v + (k + 1) * BO;
+  float* eNext = e + (k + 1) * BO;
+  const float* ePrev = k == 0 ? e0 : e + k * BO;
+  const float* refk = ref + k * BO;
+  const float* pushk = push + k * BO;
+  const float fdt = (float)dt;
+  for (size_t idx = 0; idx < BO; idx++) {
+    vk[idx] = yk[idx] + pushk[idx];
+    eNext[idx] = position ? ePrev[idx] + fdt * (refk[idx] - vk[idx]) : refk[idx] - vk[idx];
+  }
+  NAPI_CALL(env, napi_create_double(env, sumR2, &result));
+  return result;
+}
+
+static napi_value rnn_backward_step(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 27;
+  napi_value argv[27];
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 27) {
+    napi_throw_type_error(env, NULL, "rnnBackwardStep expects 27 arguments (see lib/native/fbc_rnn.c)");
+    return NULL;
+  }
+  int k, T, B, N, nIn, nOut, fbDelay;
+  double alpha, dt, rateScale;
+  bool position, recurrent, feedbackGrad, feedbackOn;
+  if (!get_int(env, argv[0], "k", 1, &k) || !get_int(env, argv[1], "T", 1, &T) || !get_int(env, argv[2], "B", 1, &B) ||
+      !get_int(env, argv[3], "N", 1, &N) || !get_int(env, argv[4], "nIn", 1, &nIn) || !get_int(env, argv[5], "nOut", 1, &nOut) ||
+      !get_number(env, argv[6], "alpha", &alpha) || !get_number(env, argv[7], "dt", &dt) ||
+      !get_number(env, argv[8], "rateScale", &rateScale) || !get_bool(env, argv[9], "position", &position) ||
+      !get_bool(env, argv[10], "recurrent", &recurrent) || !get_bool(env, argv[11], "feedbackGrad", &feedbackGrad) ||
+      !get_bool(env, argv[12], "feedbackOn", &feedbackOn) || !get_int(env, argv[13], "fbDelay", 0, &fbDelay))
+    return NULL;
+  if (k > T) return range_error(env, "k", "%lld is larger than T = %lld", k, T), NULL;
+  const size_t BN = (size_t)B * N, BO = (size_t)B * nOut, BI = (size_t)B * nIn, TN = (size_t)T;
+  float *x, *r, *u, *eps, *ga, *ge, *gy, *gxNext, *gr, *wRec, *wOut, *F;
+  double* acc;
+  if (!get_f32(env, argv[14], "x", (TN + 1) * BN, &x) || !get_f32(env, argv[15], "r", (TN + 1) * BN, &r) ||
+      !get_f32(env, argv[16], "u", TN * BI, &u) || !get_f32(env, argv[17], "eps", TN * BO, &eps) ||
+      !get_f32(env, argv[18], "ga", TN * BN, &ga) || !get_f32(env, argv[19], "ge", (TN + 1) * BO, &ge) ||
+      !get_f32(env, argv[20], "gy", (TN + 1) * BO, &gy) || !get_f32(env, argv[21], "gxNext", BN, &gxNext) ||
+      !get_f32(env, argv[22], "gr", BN, &gr) || !get_f32(env, argv[23], "wRec", (size_t)N * N, &wRec) ||
+      !get_f32(env, argv[24], "wOut", (size_t)nOut * N, &wOut) || !get_f32(env, argv[25], "F", (size_t)N * nOut, &F) ||
+      !get_f64(env, argv[26], "acc", (size_t)N * (1 + nIn + 2 * nOut) + nOut, &acc))
+    return NULL;
+  double *gB = acc, *gWinT = acc + N, *gWfbT = gWinT + (size_t)nIn * N, *gWout = gWfbT + (size_t)nOut * N,
+         *gBout = gWout + (size_t)nOut * N;
+  float* Fcols = malloc(sizeof(float) * (size_t)N * nOut);
+  if (!Fcols) return napi_throw_error(env, NULL, "rnnBackwardStep: out of memory"), NULL;
+  for (int o = 0; o < nOut; o++) column(F, N, nOut, o, Fcols + (size_t)o * N);
+
+  const float* geK = ge + (size_t)k * BO;
+  float* gyK = gy + (size_t)k * BO;
+  for (size_t idx = 0; idx < BO; idx++) gyK[idx] = position ? (float)-dt * geK[idx] : -geK[idx];
+  if (k < T && recurrent)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, N, N, 1.0f, ga + (size_t)k * BN, N, wRec, N, 0.0f, gr, N);
+  else
+    memset(gr, 0, sizeof(float) * BN);
+  const float a = (float)alpha, keep = (float)(1.0 - alpha), rs = (float)rateScale;
+  const int target = k - 1 - fbDelay;
+  const float* xk = x + (size_t)k * BN;
+  const float* rk = r + (size_t)k * BN;
+  float* gaPrev = ga + (size_t)(k - 1) * BN;
+  const float* uPrev = u + (size_t)(k - 1) * BI;
+  const float* epsPrev = eps + (size_t)(k - 1) * BO;
+  for (int bi = 0; bi < B; bi++) {
+    float* restrict grow = gr + (size_t)bi * N;
+    const float* gyb = gyK + (size_t)bi * nOut;
+    for (int o = 0; o < nOut; o++) {
+      const float* wo = wOut + (size_t)o * N;
+      const float go = gyb[o];
+      for (int i = 0; i < N; i++) grow[i] += go * wo[i];
+    }
+    const float* restrict xb = xk + (size_t)bi * N;
+    const float* restrict rb = rk + (size_t)bi * N;
+    float* restrict gxn = gxNext + (size_t)bi * N;
+    float* restrict gap = gaPrev + (size_t)bi * N;
+    for (int i = 0; i < N; i++) {
+      const float g = (xb[i] > 0.0f ? grow[i] + rs * rb[i] : 0.0f) + keep * gxn[i];
+      gxn[i] = g;
+      gap[i] = a * g;
+    }
+    for (int i = 0; i < N; i++) gB[i] += gap[i];
+    for (int m = 0; m < nIn; m++) {
+      const double um = uPrev[(size_t)bi * nIn + m];
+      double* w = gWinT + (size_t)m * N;
+      for (int i = 0; i < N; i++) w[i] += um * gap[i];
+    }
+    if (feedbackOn)
+      for (int o = 0; o < nOut; o++) {
+        const double eo = epsPrev[(size_t)bi * nOut + o];
+        double* w = gWfbT + (size_t)o * N;
+        for (int i = 0; i < N; i++) w[i] += eo * gap[i];
+      }
+    for (int o = 0; o < nOut; o++) {
+      const double go = gyb[o];
+      double* w = gWout + (size_t)o * N;
+      for (int i = 0; i < N; i++) w[i] += go * rb[i];
+      gBout[o] += go;
+    }
+    if (feedbackGrad && target >= 1)
+      for (int o = 0; o < nOut; o++) ge[(size_t)target * BO + (size_t)bi * nOut + o] += dot(gap, Fcols + (size_t)o * N, N);
+  }
+  free(Fcols);
+  if (position) {
+    float* gePrev = ge + (size_t)(k - 1) * BO;
+    for (size_t idx = 0; idx < BO; idx++) gePrev[idx] += geK[idx];
+  }
+  return NULL;
+}
+
+bool fbc_register_rnn(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"rnnForwardStep", NULL, rnn_forward_step, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rnnBackwardStep", NULL, rnn_backward_step, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+}
