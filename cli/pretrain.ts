@@ -12,12 +12,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Pretrainer, PretrainConfig, pretrainConfig, EVAL_COLUMNS } from "../lib/src/train";
+import { BatchResult, Pretrainer, PretrainConfig, pretrainConfig, EVAL_COLUMNS } from "../lib/src/train";
 import { Progress } from "../lib/src/progress";
 import { engine, setThreads } from "../lib/src/kernels";
 import { loadCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
 import { runsPath } from "../lib/src/paths";
 import { opt, runCli, Refusal } from "./args";
+import { TfPretrainer } from "../lib/src/tftrain";
+import { initTf, describeTf } from "../lib/src/backend";
 import { assertSameSettings, destination, freeName, hasFilesStartingWith } from "./output";
 
 const spec = {
@@ -34,6 +36,7 @@ Identical settings resume; other settings are refused. Shipped data is never wri
     "eval-every": opt.int("evaluate the test sets every this many batches", 10, 1),
     "checkpoint-every": opt.int("save the state every this many batches", 100, 1),
     threads: opt.int("OpenBLAS threads (not a setting of the result)", 2, 1, 256),
+    engine: opt.choice("native: OpenBLAS addon (or TypeScript); tfjs: the whole batch on TensorFlow.js's best backend (a CUDA GPU via tfjs-node-gpu)", ["native", "tfjs"] as const, "native"),
     out: { ...opt.str("folder of the checkpoint", undefined, "<dir>"), shown: path.relative(process.cwd(), runsPath("pretrain")) || "." },
     name: opt.str("file name stem (default: pretrain-<fb|nofb>-seed<seed>)", undefined, "<stem>"),
     fresh: opt.flag("start a new run even if one exists: it goes to the first free <name>-run<k>; nothing is overwritten"),
@@ -83,7 +86,15 @@ runCli(spec, async ({ values: a }) => {
 
   const threads = setThreads(a.threads);
   const trainer = source ? Pretrainer.resume(source) : Pretrainer.create(requested);
-  console.error(`engine: ${engine()}`);
+  // With --engine tfjs the batches run on TensorFlow.js; the native trainer keeps the curves, evaluates
+  // and saves, after the weights and Adam's state are copied back (syncTo) at those points only.
+  let tfEngine: TfPretrainer | null = null;
+  if (a.engine === "tfjs") {
+    const session = await initTf();
+    console.error(`engine: tfjs, ${describeTf(session)}`);
+    tfEngine = TfPretrainer.fromPretrainer(session.tf, trainer);
+  } else console.error(`engine: ${engine()}`);
+  const engineName = tfEngine ? `tfjs` : engine().name;
   console.error(
     source
       ? `resuming ${source} at batch ${trainer.done}/${requested.batches}`
@@ -91,20 +102,31 @@ runCli(spec, async ({ values: a }) => {
   );
   const session = {
     ...dest.provenance,
-    engine: engine().name,
+    engine: engineName,
     threads,
     startBatch: trainer.done,
     startedAt: new Date().toISOString(),
     argv: process.argv.slice(2),
   };
 
-  const save = (file: string) =>
-    trainer.save(file, { engine: engine().name, codeVersion: dest.provenance.codeVersion, commit: dest.provenance.commit, clean: dest.provenance.clean, sessions: [...sessions, { ...session, endBatch: trainer.done }] });
+  const save = (file: string) => {
+    tfEngine?.syncTo(trainer);
+    trainer.save(file, { engine: engineName, codeVersion: dest.provenance.codeVersion, commit: dest.provenance.commit, clean: dest.provenance.clean, sessions: [...sessions, { ...session, endBatch: trainer.done }] });
+  };
 
   let stopping = false;
   process.on("SIGINT", () => (stopping = true));
   process.on("SIGTERM", () => (stopping = true));
   const tick = () => new Promise<void>((resolve) => setImmediate(resolve)); // lets signals reach the handlers
+
+  /** One batch on TensorFlow.js, with the curve row and the evaluation schedule of Pretrainer.step. */
+  function tfStep(e: TfPretrainer): BatchResult {
+    const r = e.step(trainer.trials, trainer.init);
+    trainer.trainCurve.push([r.batch, r.value.total, r.value.task, r.value.rate, r.value.param, r.gradNorm, r.seconds]);
+    if (r.batch % requested.evalEvery !== 0 && r.batch !== requested.batches) return r;
+    e.syncTo(trainer);
+    return { ...r, eval: trainer.evaluateNow() };
+  }
 
   const bar = new Progress({ label: name, total: requested.batches, start: trainer.done, unit: "batch" });
   let lastEval = "";
@@ -115,7 +137,7 @@ runCli(spec, async ({ values: a }) => {
       bar.log(`interrupted at batch ${trainer.done}; saved ${partial} (rerun the same command to resume)`);
       process.exit(130);
     }
-    const r = trainer.step();
+    const r = tfEngine ? tfStep(tfEngine) : trainer.step();
     if (r.eval) {
       const e = r.eval;
       lastEval = `co ${e.centreOut_fb.toPrecision(3)}/${e.centreOut_nofb.toPrecision(3)} rot ${e.rotated_fb.toPrecision(3)}/${e.rotated_nofb.toPrecision(3)} wfb ${e.wfbAlignment.toFixed(3)}`;
@@ -123,6 +145,7 @@ runCli(spec, async ({ values: a }) => {
     bar.update(trainer.done, { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
     if (trainer.done % a["checkpoint-every"] === 0 && trainer.done < requested.batches) save(partial);
   }
+  tfEngine?.syncTo(trainer);
   if ((trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
   save(partial);
   fs.renameSync(partial, final);
@@ -137,7 +160,7 @@ runCli(spec, async ({ values: a }) => {
     commit: dest.provenance.commit,
     clean: dest.provenance.clean,
     allowDirty: dest.provenance.allowDirty,
-    engine: engine().name,
+    engine: engineName,
     savedAt: new Date().toISOString(),
     lastEval: ev ? Object.fromEntries(EVAL_COLUMNS.map((k, i) => [k, ev[i]])) : null,
     meanSecondsPerBatch: trainer.trainCurve.length ? trainer.trainCurve.reduce((s, r) => s + r[6], 0) / trainer.trainCurve.length : null,

@@ -12,7 +12,7 @@
       "sources": ["fbc_native.c", "fbc_rnn.c"],
       "include_dirs": ["<(openblas_include)"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O3", "-march=native"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O3", "-march=native", "-fopenmp-simd"],
       "libraries": ["-L<(openblas_libdir)", "-Wl,-rpath,<(openblas_libdir)", "-lopenblas"]
     }
   ]

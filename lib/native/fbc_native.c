@@ -90,6 +90,19 @@ static napi_value gemm(napi_env env, napi_callback_info cbinfo, bool dbl) {
 
   const enum CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans;
   const enum CBLAS_TRANSPOSE opB = tb ? CblasTrans : CblasNoTrans;
+  if (m == 1) {
+    /* A single row: a matrix-vector product. OpenBLAS 0.3.21's gemm packs all of B on every call, which
+     * makes [1 x 400] x [400 x 400] about 10x slower than gemv (batch-1 learning lives on these). */
+    const int incx = ta ? lda : 1;
+    if (beta == 0.0) scale_c(dbl, 1, n, 0.0, C, ldc); /* BLAS: beta = 0 overwrites, NaN included */
+    const double b = beta == 0.0 ? 1.0 : beta;
+    /* y = op(B)^T x: B stored n x k (transB: y = B x) or k x n (y = B^T x). */
+    if (dbl)
+      cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, alpha, B, ldb, A, incx, b, C, 1);
+    else
+      cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, (float)alpha, B, ldb, A, incx, (float)b, C, 1);
+    return NULL;
+  }
   if (dbl)
     cblas_dgemm(CblasRowMajor, opA, opB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
   else
@@ -157,22 +170,13 @@ static napi_value row_scale_add(napi_env env, napi_callback_info cbinfo) {
     const float* restrict p = P + (row0 ? 0 : (size_t)i * cols);
     float* restrict o = out + (size_t)i * cols;
     const float f = (float)(scale * sv[i]);
-    /* 16 partial sums, so that the compiler can vectorise the reduction without -ffast-math. */
-    float acc[16] = {0};
-    int j = 0;
-    for (; j + 16 <= cols; j += 16) {
-      for (int l = 0; l < 16; l++) {
-        const float v = p[j + l];
-        acc[l] += v * v;
-        o[j + l] += f * v;
-      }
-    }
     float pp = 0.0f;
-    for (; j < cols; j++) {
-      pp += p[j] * p[j];
-      o[j] += f * p[j];
+#pragma omp simd reduction(+ : pp) /* vectorised reduction (-fopenmp-simd; no OpenMP runtime) */
+    for (int j = 0; j < cols; j++) {
+      const float v = p[j];
+      pp += v * v;
+      o[j] += f * v;
     }
-    for (int l = 0; l < 16; l++) pp += acc[l];
     norm2 += (double)sv[i] * sv[i] * pp;
   }
   NAPI_CALL(env, napi_create_double(env, norm2, &result));
@@ -207,24 +211,14 @@ static napi_value rflo_step(napi_env env, napi_callback_info cbinfo) {
     float* restrict o = out + (size_t)i * cols;
     const float f = (float)(scale * sv[i]);
     const float ai = gate[i] > 0.0f ? a : 0.0f;
-    float acc[16] = {0};
-    int j = 0;
-    for (; j + 16 <= cols; j += 16) {
-      for (int l = 0; l < 16; l++) {
-        const float v = ai * pre[j + l] + keep * p[j + l];
-        p[j + l] = v;
-        acc[l] += v * v;
-        o[j + l] += f * v;
-      }
-    }
     float pp = 0.0f;
-    for (; j < cols; j++) {
+#pragma omp simd reduction(+ : pp)
+    for (int j = 0; j < cols; j++) {
       const float v = ai * pre[j] + keep * p[j];
       p[j] = v;
       pp += v * v;
       o[j] += f * v;
     }
-    for (int l = 0; l < 16; l++) pp += acc[l];
     norm2 += (double)sv[i] * sv[i] * pp;
   }
   NAPI_CALL(env, napi_create_double(env, norm2, &result));

@@ -29,13 +29,9 @@ static void column(const float* m, int N, int n, int col, float* out) {
 }
 
 static float dot(const float* restrict a, const float* restrict b, int n) {
-  float acc[16] = {0};
-  int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
   float s = 0.0f;
-  for (; i < n; i++) s += a[i] * b[i];
-  for (int l = 0; l < 16; l++) s += acc[l];
+#pragma omp simd reduction(+ : s) /* vectorised reduction (-fopenmp-simd; no OpenMP runtime) */
+  for (int i = 0; i < n; i++) s += a[i] * b[i];
   return s;
 }
 
@@ -80,7 +76,10 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
   const float* xPrev = x + k * BN;
   float* xNext = x + (k + 1) * BN;
   float* rNext = r + (k + 1) * BN;
-  if (recurrent)
+  if (recurrent && B == 1) { /* gemv: OpenBLAS 0.3.21's gemm packs W_rec on every call */
+    memset(xNext, 0, sizeof(float) * N); /* so that beta = 1 below never lets an old NaN through */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, N, 1.0f, wRec, N, r + k * BN, 1, 1.0f, xNext, 1);
+  } else if (recurrent)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, N, 1.0f, r + k * BN, N, wRec, N, 0.0f, xNext, N);
   else
     memset(xNext, 0, sizeof(float) * BN);
@@ -106,25 +105,15 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
       const float um = ub[m];
       for (int i = 0; i < N; i++) xr[i] += um * wm[i];
     }
-    float acc[16] = {0};
-    int i = 0;
-    for (; i + 16 <= N; i += 16)
-      for (int l = 0; l < 16; l++) {
-        const float xv = keep * xp[i + l] + a * xr[i + l];
-        const float rv = xv > 0.0f ? xv : 0.0f;
-        xr[i + l] = xv;
-        rr[i + l] = rv;
-        acc[l] += rv * rv;
-      }
     float s = 0.0f;
-    for (; i < N; i++) {
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < N; i++) {
       const float xv = keep * xp[i] + a * xr[i];
       const float rv = xv > 0.0f ? xv : 0.0f;
       xr[i] = xv;
       rr[i] = rv;
       s += rv * rv;
     }
-    for (int l = 0; l < 16; l++) s += acc[l];
     sumR2 += s;
     for (int o = 0; o < nOut; o++) yk[(size_t)bi * nOut + o] = dot(wOut + (size_t)o * N, rr, N) + bOut[o];
   }
@@ -141,6 +130,80 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
   }
   NAPI_CALL(env, napi_create_double(env, sumR2, &result));
   return result;
+}
+
+/* The computation of rnnBackwardStep, apart from argument parsing: inlined into the parser, GCC 12 left
+ * all of its loops scalar (about 4x slower); as its own hot function they vectorise. */
+__attribute__((noinline, hot)) static bool backward_step(int k, int T, int B, int N, int nIn, int nOut, double alpha, double dt, double rateScale,
+                          bool position, bool recurrent, bool feedbackGrad, bool feedbackOn, int fbDelay,
+                          const float* x, const float* r, const float* u, const float* eps, float* ga, float* ge, float* gy,
+                          float* gxNext, float* gr, const float* wRec, const float* wOut, const float* F, double* acc) {
+  const size_t BN = (size_t)B * N, BO = (size_t)B * nOut, BI = (size_t)B * nIn;
+  double *gB = acc, *gWinT = acc + N, *gWfbT = gWinT + (size_t)nIn * N, *gWout = gWfbT + (size_t)nOut * N,
+         *gBout = gWout + (size_t)nOut * N;
+  float* Fcols = malloc(sizeof(float) * (size_t)N * nOut);
+  if (!Fcols) return false;
+  for (int o = 0; o < nOut; o++) column(F, N, nOut, o, Fcols + (size_t)o * N);
+
+  const float* geK = ge + (size_t)k * BO;
+  float* gyK = gy + (size_t)k * BO;
+  for (size_t idx = 0; idx < BO; idx++) gyK[idx] = position ? (float)-dt * geK[idx] : -geK[idx];
+  if (k < T && recurrent)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, N, N, 1.0f, ga + (size_t)k * BN, N, wRec, N, 0.0f, gr, N);
+  else
+    memset(gr, 0, sizeof(float) * BN);
+  const float a = (float)alpha, keep = (float)(1.0 - alpha), rs = (float)rateScale;
+  const int target = k - 1 - fbDelay;
+  const float* xk = x + (size_t)k * BN;
+  const float* rk = r + (size_t)k * BN;
+  float* gaPrev = ga + (size_t)(k - 1) * BN;
+  const float* uPrev = u + (size_t)(k - 1) * BI;
+  const float* epsPrev = eps + (size_t)(k - 1) * BO;
+  for (int bi = 0; bi < B; bi++) {
+    float* restrict grow = gr + (size_t)bi * N;
+    const float* gyb = gyK + (size_t)bi * nOut;
+    for (int o = 0; o < nOut; o++) {
+      const float* wo = wOut + (size_t)o * N;
+      const float go = gyb[o];
+      for (int i = 0; i < N; i++) grow[i] += go * wo[i];
+    }
+    const float* restrict xb = xk + (size_t)bi * N;
+    const float* restrict rb = rk + (size_t)bi * N;
+    float* restrict gxn = gxNext + (size_t)bi * N;
+    float* restrict gap = gaPrev + (size_t)bi * N;
+    for (int i = 0; i < N; i++) {
+      const float on = xb[i] > 0.0f ? 1.0f : 0.0f; /* relu'; branch-free so that the loop vectorises */
+      const float g = on * (grow[i] + rs * rb[i]) + keep * gxn[i];
+      gxn[i] = g;
+      gap[i] = a * g;
+    }
+    for (int i = 0; i < N; i++) gB[i] += gap[i];
+    for (int m = 0; m < nIn; m++) {
+      const double um = uPrev[(size_t)bi * nIn + m];
+      double* w = gWinT + (size_t)m * N;
+      for (int i = 0; i < N; i++) w[i] += um * gap[i];
+    }
+    if (feedbackOn)
+      for (int o = 0; o < nOut; o++) {
+        const double eo = epsPrev[(size_t)bi * nOut + o];
+        double* w = gWfbT + (size_t)o * N;
+        for (int i = 0; i < N; i++) w[i] += eo * gap[i];
+      }
+    for (int o = 0; o < nOut; o++) {
+      const double go = gyb[o];
+      double* w = gWout + (size_t)o * N;
+      for (int i = 0; i < N; i++) w[i] += go * rb[i];
+      gBout[o] += go;
+    }
+    if (feedbackGrad && target >= 1)
+      for (int o = 0; o < nOut; o++) ge[(size_t)target * BO + (size_t)bi * nOut + o] += dot(gap, Fcols + (size_t)o * N, N);
+  }
+  free(Fcols);
+  if (position) {
+    float* gePrev = ge + (size_t)(k - 1) * BO;
+    for (size_t idx = 0; idx < BO; idx++) gePrev[idx] += geK[idx];
+  }
+  return true;
 }
 
 static napi_value rnn_backward_step(napi_env env, napi_callback_info cbinfo) {
@@ -173,69 +236,9 @@ static napi_value rnn_backward_step(napi_env env, napi_callback_info cbinfo) {
       !get_f32(env, argv[24], "wOut", (size_t)nOut * N, &wOut) || !get_f32(env, argv[25], "F", (size_t)N * nOut, &F) ||
       !get_f64(env, argv[26], "acc", (size_t)N * (1 + nIn + 2 * nOut) + nOut, &acc))
     return NULL;
-  double *gB = acc, *gWinT = acc + N, *gWfbT = gWinT + (size_t)nIn * N, *gWout = gWfbT + (size_t)nOut * N,
-         *gBout = gWout + (size_t)nOut * N;
-  float* Fcols = malloc(sizeof(float) * (size_t)N * nOut);
-  if (!Fcols) return napi_throw_error(env, NULL, "rnnBackwardStep: out of memory"), NULL;
-  for (int o = 0; o < nOut; o++) column(F, N, nOut, o, Fcols + (size_t)o * N);
-
-  const float* geK = ge + (size_t)k * BO;
-  float* gyK = gy + (size_t)k * BO;
-  for (size_t idx = 0; idx < BO; idx++) gyK[idx] = position ? (float)-dt * geK[idx] : -geK[idx];
-  if (k < T && recurrent)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, N, N, 1.0f, ga + (size_t)k * BN, N, wRec, N, 0.0f, gr, N);
-  else
-    memset(gr, 0, sizeof(float) * BN);
-  const float a = (float)alpha, keep = (float)(1.0 - alpha), rs = (float)rateScale;
-  const int target = k - 1 - fbDelay;
-  const float* xk = x + (size_t)k * BN;
-  const float* rk = r + (size_t)k * BN;
-  float* gaPrev = ga + (size_t)(k - 1) * BN;
-  const float* uPrev = u + (size_t)(k - 1) * BI;
-  const float* epsPrev = eps + (size_t)(k - 1) * BO;
-  for (int bi = 0; bi < B; bi++) {
-    float* restrict grow = gr + (size_t)bi * N;
-    const float* gyb = gyK + (size_t)bi * nOut;
-    for (int o = 0; o < nOut; o++) {
-      const float* wo = wOut + (size_t)o * N;
-      const float go = gyb[o];
-      for (int i = 0; i < N; i++) grow[i] += go * wo[i];
-    }
-    const float* restrict xb = xk + (size_t)bi * N;
-    const float* restrict rb = rk + (size_t)bi * N;
-    float* restrict gxn = gxNext + (size_t)bi * N;
-    float* restrict gap = gaPrev + (size_t)bi * N;
-    for (int i = 0; i < N; i++) {
-      const float g = (xb[i] > 0.0f ? grow[i] + rs * rb[i] : 0.0f) + keep * gxn[i];
-      gxn[i] = g;
-      gap[i] = a * g;
-    }
-    for (int i = 0; i < N; i++) gB[i] += gap[i];
-    for (int m = 0; m < nIn; m++) {
-      const double um = uPrev[(size_t)bi * nIn + m];
-      double* w = gWinT + (size_t)m * N;
-      for (int i = 0; i < N; i++) w[i] += um * gap[i];
-    }
-    if (feedbackOn)
-      for (int o = 0; o < nOut; o++) {
-        const double eo = epsPrev[(size_t)bi * nOut + o];
-        double* w = gWfbT + (size_t)o * N;
-        for (int i = 0; i < N; i++) w[i] += eo * gap[i];
-      }
-    for (int o = 0; o < nOut; o++) {
-      const double go = gyb[o];
-      double* w = gWout + (size_t)o * N;
-      for (int i = 0; i < N; i++) w[i] += go * rb[i];
-      gBout[o] += go;
-    }
-    if (feedbackGrad && target >= 1)
-      for (int o = 0; o < nOut; o++) ge[(size_t)target * BO + (size_t)bi * nOut + o] += dot(gap, Fcols + (size_t)o * N, N);
-  }
-  free(Fcols);
-  if (position) {
-    float* gePrev = ge + (size_t)(k - 1) * BO;
-    for (size_t idx = 0; idx < BO; idx++) gePrev[idx] += geK[idx];
-  }
+  if (!backward_step(k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad, feedbackOn, fbDelay,
+                     x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc))
+    return napi_throw_error(env, NULL, "rnnBackwardStep: out of memory"), NULL;
   return NULL;
 }
 

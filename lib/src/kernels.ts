@@ -608,3 +608,11 @@ export function nativeRnn(): Pick<NativeAddon, "rnnForwardStep" | "rnnBackwardSt
   return native;
 }
 
+
+/** y += alpha * x over whole arrays, returning |x|^2 (the addon's vectorised loop for float32; TypeScript otherwise). */
+export function axpyNorm2<T extends FArray>(alpha: number, x: T, y: T): number {
+  checkLength("axpyNorm2", "y", y, x.length);
+  return rowScaleAdd(y, x, 1, x.length, (x instanceof Float64Array ? ONE64 : ONE32) as T, alpha);
+}
+const ONE32 = new Float32Array([1]);
+const ONE64 = new Float64Array([1]);

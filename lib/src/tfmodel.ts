@@ -26,6 +26,11 @@ function stopGradient(tf: TF): (x: Tensor) => Tensor {
  * tensors in `p` (so that tf.grads can differentiate it). Same equations as network.simulate + loss.loss.
  */
 export function tfLoss(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}, config: Partial<LossConfig> = {}): tfType.Scalar {
+  return tfLossTerms(tf, net, p, batch, x0, opts, config).total as tfType.Scalar;
+}
+
+/** The loss and its parts (the pre-training curve's columns) as tfjs scalars; `total` is what tfLoss returns. */
+export function tfLossTerms(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}, config: Partial<LossConfig> = {}): { total: Tensor; task: Tensor; rate: Tensor; param: Tensor } {
   const c = lossConfig(config);
   const { N, nOut } = net.config;
   const { T, B } = batch;
@@ -39,7 +44,7 @@ export function tfLoss(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask"
     const n = tf.norm(p[name]);
     param = tf.add(param, tf.mul(name === "wRec" ? c.recWeight : c.paramWeight, c.penalty === "norm" ? n : tf.square(n)));
   }
-  return tf.add(tf.add(task, rate), param) as tfType.Scalar;
+  return { total: tf.add(tf.add(task, rate), param), task, rate, param };
 }
 
 /** The forward pass in tfjs ops: the stored errors E[0..T] ([B, nOut] each) and the sum of squared rates. */

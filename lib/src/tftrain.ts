@@ -21,7 +21,7 @@ import { AdamState } from "./optim";
 import { Network, ParamName, checkParams, cloneNetwork, paramShapes } from "./network";
 import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch, makeTrials } from "./task";
-import { tfForward } from "./tfmodel";
+import { tfLossTerms } from "./tfmodel";
 import { BatchResult, PretrainConfig, Pretrainer, pretrainConfig } from "./train";
 import { ParameterError, integer } from "./validate";
 
@@ -32,24 +32,10 @@ type GradName = Exclude<ParamName, "mask">;
 /** What one batch reports: as Pretrainer.step's BatchResult, without the evaluation. */
 export type TfBatchResult = Omit<BatchResult, "eval">;
 
-/**
- * The loss of tfmodel.tfLoss as a vector [total, task, rate, param], same ops in the same order (so the
- * total is the same number tfLoss gives), so that one pass yields the curve's columns too.
- */
+/** tfmodel's loss terms as a vector [total, task, rate, param], so that one pass yields the curve's columns too. */
 export function tfLossParts(tf: TF, net: Network, p: Record<GradName, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, detachFeedback: boolean, config: PretrainConfig["loss"]): Tensor {
-  const { N, nOut } = net.config;
-  const { T, B } = batch;
-  const { E, sumR2 } = tfForward(tf, net, p, batch, x0, { detachFeedback });
-  let sumE2: Tensor = tf.scalar(0);
-  for (const e of E) sumE2 = tf.add(sumE2, tf.sum(tf.square(e)));
-  const task = tf.div(sumE2, (T + 1) * B * nOut);
-  const rate = tf.mul(config.rateWeight / ((T + 1) * B * N), sumR2);
-  let param: Tensor = tf.scalar(0);
-  for (const name of GRAD_NAMES) {
-    const n = tf.norm(p[name]);
-    param = tf.add(param, tf.mul(name === "wRec" ? config.recWeight : config.paramWeight, config.penalty === "norm" ? n : tf.square(n)));
-  }
-  return tf.stack([tf.add(tf.add(task, rate), param), task, rate, param]);
+  const t = tfLossTerms(tf, net, p, batch, x0, { detachFeedback }, config);
+  return tf.stack([t.total, t.task, t.rate, t.param]);
 }
 
 export class TfPretrainer {

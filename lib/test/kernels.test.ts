@@ -94,6 +94,40 @@ test("the addon path resolves to lib/native from lib/src (and lib/dist)", () => 
   else assert.match(String(status.reason), /missing/);
 });
 
+test("the two engines agree on single-row products (the addon's matrix-vector path), beta = 0 included", (t) => {
+  if (!nativeAvailable()) {
+    t.skip(`OpenBLAS addon not available: ${engine().reason ?? "unknown"}`);
+    return;
+  }
+  const [m, n, k] = [1, 37, 29];
+  try {
+    for (const T of TYPES) {
+      for (const [transA, transB] of COMBOS) {
+        for (const beta of [0, -0.4]) {
+          const rand = filler(7);
+          const lda = transA ? 3 : k; // a column of A with stride 3
+          const A = new T(transA ? (k - 1) * lda + 1 : k).map(() => rand()), B = new T(k * n).map(() => rand());
+          const C0 = new T(m * n).map(() => rand());
+          if (beta === 0) C0[5] = NaN; // beta = 0 overwrites C, NaN included
+          const results = ENGINES.map((name) => {
+            setEngine(name);
+            const C = C0.slice();
+            gemm(transA, transB, m, n, k, 0.9, A, lda, B, transB ? k : n, beta, C, n);
+            return C;
+          });
+          const tol = T === Float32Array ? 1e-5 : 1e-13;
+          for (let q = 0; q < n; q++) {
+            const [x, y] = [results[0][q], results[1][q]];
+            assert.ok(Number.isFinite(y) && Math.abs(x - y) <= tol * (1 + Math.abs(y)), `${T.name} transA=${transA} transB=${transB} beta=${beta} [${q}]: js ${x} vs openblas ${y}`);
+          }
+        }
+      }
+    }
+  } finally {
+    setEngine("auto");
+  }
+});
+
 for (const name of ENGINES) {
   test(`gemm matches a float64 triple loop (${name})`, (t) =>
     withEngine(name, t, () => {

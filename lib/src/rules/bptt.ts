@@ -12,7 +12,7 @@
  * With the OpenBLAS addon and float32 weights the whole chain of a step is one native call, which
  * multiplies by a transposed copy of W_rec (the fast matrix-vector form); otherwise TypeScript loops.
  */
-import { FArray, gemm, nativeBpttGradient } from "../kernels";
+import { FArray, axpyNorm2, gemm, nativeBpttGradient } from "../kernels";
 import { Network, Rollout } from "../network";
 import { LearningRule, newArray } from "./rule";
 
@@ -100,12 +100,6 @@ export class OnlineBptt implements LearningRule {
   }
 
   accumulate(k: number, out: FArray, scale: number): number {
-    const dw = this.gradient(k);
-    let norm2 = 0;
-    for (let i = 0; i < dw.length; i++) {
-      norm2 += dw[i] * dw[i];
-      out[i] += scale * dw[i];
-    }
-    return Math.sqrt(norm2);
+    return Math.sqrt(axpyNorm2(scale, this.gradient(k), out));
   }
 }
