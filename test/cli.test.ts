@@ -154,6 +154,24 @@ test("adapt: runs computed in parallel worker processes equal the same runs comp
   }
 });
 
+test("pretrain --engine tfjs trains the same network as the native engine, within float32 rounding", () => {
+  const args = dedupe(["--batches", "3", ...TINY, "--eval-every", "2"]);
+  assert.equal(cli("pretrain", [...args, "--name", "eng-native"]).status, 0);
+  const tf = cli("pretrain", [...args, "--name", "eng-tfjs", "--engine", "tfjs"]);
+  assert.equal(tf.status, 0, tf.stderr);
+  const a = loadNetwork(path.join(runs, "pretrain", "eng-native.safetensors"));
+  const b = loadNetwork(path.join(runs, "pretrain", "eng-tfjs.safetensors"));
+  assert.deepEqual((b.meta.sessions as { engine: string }[]).map((s) => s.engine), ["tfjs"]);
+  for (const name of ["wRec", "wIn", "wOut", "wFb", "b", "bOut"] as const) {
+    const x = a.network.params[name];
+    const y = b.network.params[name];
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / (1e-3 + Math.abs(x[i])));
+    assert.ok(worst < 1e-4, `${name}: differs by ${worst}`);
+  }
+  assert.deepEqual(b.extra["curves.eval"].shape, a.extra["curves.eval"].shape, "the same evaluation schedule");
+});
+
 test("pretrain: Ctrl-C saves a partial checkpoint first (exit 130), and the same command resumes it", async () => {
   const args = ["--batches", "400", ...TINY, "--name", "interrupted", "--checkpoint-every", "1000"];
   const child = spawn(process.execPath, ["--import", "tsx", "cli/pretrain.ts", ...args], { cwd: repo, env, stdio: ["ignore", "ignore", "pipe"] });
