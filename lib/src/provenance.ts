@@ -18,7 +18,7 @@ import { dataPath } from "./paths";
 export interface Provenance {
   /** Full commit hash of HEAD, or null outside a git checkout. */
   commit: string | null;
-  /** No uncommitted changes to tracked files (untracked files do not count). */
+  /** No uncommitted changes to tracked files outside data/ (untracked files do not count). */
   clean: boolean;
   /** "<first 12 of commit>", with "+dirty" when not clean; "unknown" outside git. */
   codeVersion: string;
@@ -32,7 +32,11 @@ export function provenance(): Provenance {
     const opts = { cwd: __dirname, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], encoding: "utf8" as const };
     try {
       const commit = execFileSync("git", ["rev-parse", "HEAD"], opts).trim();
-      const clean = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], opts).trim() === "";
+      // data/ is what the tools write (with --replace-shipped), not code; inputs read from it are identified
+      // by their content hash. So a run that has already replaced some shipped results still counts as clean.
+      const root = execFileSync("git", ["rev-parse", "--show-toplevel"], opts).trim();
+      const status = execFileSync("git", ["-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)data"], opts);
+      const clean = status.trim() === "";
       cached = { commit, clean, codeVersion: commit.slice(0, 12) + (clean ? "" : "+dirty") };
     } catch {
       cached = { commit: null, clean: false, codeVersion: "unknown" };
