@@ -19,9 +19,80 @@
  *   W_out (nOut N) | b_out (nOut)]. W_rec's gradient stays one large product after the loop.
  */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fbc_napi.h"
+
+/* ---- Two-way row split --------------------------------------------------------------------------
+ * A batch step splits its rows between this thread and one helper thread; each half does its own
+ * single-threaded OpenBLAS product and its fused pass. That parallelises the fused passes too, and avoids
+ * OpenBLAS handing every product to its second thread and back (measured: about half of a step's time
+ * beyond the products themselves). Used when OpenBLAS has >= 2 threads and the batch has >= 32 rows;
+ * FBC_SPLIT=0 in the environment turns it off. */
+typedef void (*part_fn)(void* ctx, int part);
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  part_fn fn;
+  void* ctx;
+  unsigned long issued, finished;
+  int state; /* 0: not started, 1: running, -1: could not start */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
+
+static void* pool_worker(void* unused) {
+  (void)unused;
+  unsigned long seen = 0;
+  pthread_mutex_lock(&pool.mu);
+  for (;;) {
+    while (pool.issued == seen) pthread_cond_wait(&pool.go, &pool.mu);
+    seen = pool.issued;
+    part_fn fn = pool.fn;
+    void* ctx = pool.ctx;
+    pthread_mutex_unlock(&pool.mu);
+    fn(ctx, 1);
+    pthread_mutex_lock(&pool.mu);
+    pool.finished = seen;
+    pthread_cond_signal(&pool.done);
+  }
+  return NULL;
+}
+
+/* Whether to split, and if so, that the helper runs (started on first use). */
+static bool split_rows(int B) {
+  static int enabled = -1;
+  if (enabled < 0) {
+    const char* v = getenv("FBC_SPLIT");
+    enabled = !(v && v[0] == '0');
+  }
+  if (!enabled || B < 32 || openblas_get_num_threads() < 2) return false;
+  if (pool.state == 0) {
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pool.state = pthread_create(&th, &attr, pool_worker, NULL) == 0 ? 1 : -1;
+    pthread_attr_destroy(&attr);
+  }
+  return pool.state == 1;
+}
+
+/* Runs fn(ctx, 0) here and fn(ctx, 1) on the helper, with OpenBLAS single-threaded meanwhile. */
+static void run_split(part_fn fn, void* ctx) {
+  const int threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  pthread_mutex_lock(&pool.mu);
+  pool.fn = fn;
+  pool.ctx = ctx;
+  const unsigned long ticket = ++pool.issued;
+  pthread_cond_signal(&pool.go);
+  pthread_mutex_unlock(&pool.mu);
+  fn(ctx, 0);
+  pthread_mutex_lock(&pool.mu);
+  while (pool.finished != ticket) pthread_cond_wait(&pool.done, &pool.mu);
+  pthread_mutex_unlock(&pool.mu);
+  openblas_set_num_threads(threads);
+}
 
 /* Column `col` of a row-major [N x n] matrix, as a contiguous vector (for loops that vectorise over i). */
 static void column(const float* m, int N, int n, int col, float* out) {
@@ -36,6 +107,75 @@ static float dot(const float* restrict a, const float* restrict b, int n) {
 }
 
 #define MAX_IO 16 /* nIn and nOut are tiny (3 and 2); this bounds the per-row buffers */
+
+struct forward_ctx {
+  int k, B, N, nIn, nOut;
+  float alpha;
+  bool feedback, recurrent;
+  float *x, *r, *u, *eps, *c, *y;
+  const float *wRec, *bias, *wOut, *bOut, *cols;
+  double sumR2[2];
+};
+
+/* Rows b0..b1-1 of one forward step: the recurrent product and the fused pass. */
+__attribute__((noinline, hot)) static void forward_rows(struct forward_ctx* f, int b0, int b1, double* sumOut) {
+  const int k = f->k, B = f->B, N = f->N, nIn = f->nIn, nOut = f->nOut;
+  const size_t BN = (size_t)B * N, BO = (size_t)B * nOut, BI = (size_t)B * nIn;
+  const int rows = b1 - b0;
+  if (rows <= 0) return;
+  float* xNext = f->x + (k + 1) * BN + (size_t)b0 * N;
+  const float* rPrev = f->r + k * BN + (size_t)b0 * N;
+  if (f->recurrent && rows == 1) { /* gemv: OpenBLAS 0.3.21's gemm packs W_rec on every call */
+    memset(xNext, 0, sizeof(float) * N); /* so that beta = 1 below never lets an old NaN through */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, N, 1.0f, f->wRec, N, rPrev, 1, 1.0f, xNext, 1);
+  } else if (f->recurrent)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, N, 1.0f, rPrev, N, f->wRec, N, 0.0f, xNext, N);
+  else
+    memset(xNext, 0, sizeof(float) * (size_t)rows * N);
+  const float a = f->alpha, keep = 1.0f - f->alpha, fb = f->feedback ? 1.0f : 0.0f;
+  const float* cols = f->cols;
+  const float* bias = f->bias;
+  float* yk = f->y + (k + 1) * BO;
+  double sumR2 = 0.0;
+  for (int bi = b0; bi < b1; bi++) {
+    const float* ub = f->u + k * BI + (size_t)bi * nIn;
+    const float* eb = f->eps + k * BO + (size_t)bi * nOut;
+    float* restrict xr = f->x + (k + 1) * BN + (size_t)bi * N;
+    const float* restrict xp = f->x + k * BN + (size_t)bi * N;
+    float* restrict rr = f->r + (k + 1) * BN + (size_t)bi * N;
+    float* restrict cr = f->c + k * BN + (size_t)bi * N;
+    for (int i = 0; i < N; i++) cr[i] = 0.0f;
+    for (int o = 0; o < nOut; o++) {
+      const float* fo = cols + (size_t)(nIn + o) * N;
+      const float eo = eb[o];
+      for (int i = 0; i < N; i++) cr[i] += eo * fo[i];
+    }
+    for (int i = 0; i < N; i++) xr[i] += bias[i] + fb * cr[i];
+    for (int m = 0; m < nIn; m++) {
+      const float* wm = cols + (size_t)m * N;
+      const float um = ub[m];
+      for (int i = 0; i < N; i++) xr[i] += um * wm[i];
+    }
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < N; i++) {
+      const float xv = keep * xp[i] + a * xr[i];
+      const float rv = xv > 0.0f ? xv : 0.0f;
+      xr[i] = xv;
+      rr[i] = rv;
+      s += rv * rv;
+    }
+    sumR2 += s;
+    for (int o = 0; o < nOut; o++) yk[(size_t)bi * nOut + o] = dot(f->wOut + (size_t)o * N, rr, N) + f->bOut[o];
+  }
+  *sumOut = sumR2;
+}
+
+static void forward_part(void* ctx, int part) {
+  struct forward_ctx* f = ctx;
+  const int mid = f->B / 2;
+  forward_rows(f, part ? mid : 0, part ? f->B : mid, &f->sumR2[part]);
+}
 
 static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 27;
@@ -72,52 +212,14 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
   if (!cols) return napi_throw_error(env, NULL, "rnnForwardStep: out of memory"), NULL;
   for (int m = 0; m < nIn; m++) column(wIn, N, nIn, m, cols + (size_t)m * N);
   for (int o = 0; o < nOut; o++) column(F, N, nOut, o, cols + (size_t)(nIn + o) * N);
-
-  const float* xPrev = x + k * BN;
-  float* xNext = x + (k + 1) * BN;
-  float* rNext = r + (k + 1) * BN;
-  if (recurrent && B == 1) { /* gemv: OpenBLAS 0.3.21's gemm packs W_rec on every call */
-    memset(xNext, 0, sizeof(float) * N); /* so that beta = 1 below never lets an old NaN through */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, N, 1.0f, wRec, N, r + k * BN, 1, 1.0f, xNext, 1);
-  } else if (recurrent)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, N, 1.0f, r + k * BN, N, wRec, N, 0.0f, xNext, N);
+  struct forward_ctx fc = {k, B, N, nIn, nOut, (float)alpha, feedback, recurrent, x, r, u, eps, c, y, wRec, bias, wOut, bOut, cols, {0, 0}};
+  if (split_rows(B))
+    run_split(forward_part, &fc);
   else
-    memset(xNext, 0, sizeof(float) * BN);
-  const float a = (float)alpha, keep = (float)(1.0 - alpha), fb = feedback ? 1.0f : 0.0f;
-  float* yk = y + (k + 1) * BO;
-  double sumR2 = 0.0;
-  for (int bi = 0; bi < B; bi++) {
-    const float* ub = u + k * BI + (size_t)bi * nIn;
-    const float* eb = eps + k * BO + (size_t)bi * nOut;
-    float* restrict xr = xNext + (size_t)bi * N;
-    const float* restrict xp = xPrev + (size_t)bi * N;
-    float* restrict rr = rNext + (size_t)bi * N;
-    float* restrict cr = c + k * BN + (size_t)bi * N;
-    for (int i = 0; i < N; i++) cr[i] = 0.0f;
-    for (int o = 0; o < nOut; o++) {
-      const float* fo = cols + (size_t)(nIn + o) * N;
-      const float eo = eb[o];
-      for (int i = 0; i < N; i++) cr[i] += eo * fo[i];
-    }
-    for (int i = 0; i < N; i++) xr[i] += bias[i] + fb * cr[i];
-    for (int m = 0; m < nIn; m++) {
-      const float* wm = cols + (size_t)m * N;
-      const float um = ub[m];
-      for (int i = 0; i < N; i++) xr[i] += um * wm[i];
-    }
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < N; i++) {
-      const float xv = keep * xp[i] + a * xr[i];
-      const float rv = xv > 0.0f ? xv : 0.0f;
-      xr[i] = xv;
-      rr[i] = rv;
-      s += rv * rv;
-    }
-    sumR2 += s;
-    for (int o = 0; o < nOut; o++) yk[(size_t)bi * nOut + o] = dot(wOut + (size_t)o * N, rr, N) + bOut[o];
-  }
+    forward_rows(&fc, 0, B, &fc.sumR2[0]);
   free(cols);
+  const double sumR2 = fc.sumR2[0] + fc.sumR2[1];
+  const float* yk = y + (k + 1) * BO;
   float* vk = v + (k + 1) * BO;
   float* eNext = e + (k + 1) * BO;
   const float* ePrev = k == 0 ? e0 : e + k * BO;
@@ -132,44 +234,49 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
-/* The computation of rnnBackwardStep, apart from argument parsing: inlined into the parser, GCC 12 left
- * all of its loops scalar (about 4x slower); as its own hot function they vectorise. */
-__attribute__((noinline, hot)) static bool backward_step(int k, int T, int B, int N, int nIn, int nOut, double alpha, double dt, double rateScale,
-                          bool position, bool recurrent, bool feedbackGrad, bool feedbackOn, int fbDelay,
-                          const float* x, const float* r, const float* u, const float* eps, float* ga, float* ge, float* gy,
-                          float* gxNext, float* gr, const float* wRec, const float* wOut, const float* F, double* acc) {
+struct backward_ctx {
+  int k, T, B, N, nIn, nOut, target;
+  float alpha, rateScale;
+  bool recurrent, feedbackGrad, feedbackOn;
+  const float *x, *r, *u, *eps, *wRec, *wOut, *Fcols;
+  float *ga, *ge, *gy, *gxNext, *gr;
+  double* acc[2]; /* per part: [b (N) | W_in^T (nIn N) | W_fb^T (nOut N) | W_out (nOut N) | b_out (nOut)] */
+};
+
+/* Rows b0..b1-1 of one backward step: the product g_a_k W_rec and the fused pass, accumulating into acc.
+ * Kept apart from argument parsing: inlined into the parser, GCC 12 left all of its loops scalar (about
+ * 4x slower); as its own hot function they vectorise. */
+__attribute__((noinline, hot)) static void backward_rows(struct backward_ctx* c, int b0, int b1, double* acc) {
+  const int k = c->k, B = c->B, N = c->N, nIn = c->nIn, nOut = c->nOut, target = c->target;
   const size_t BN = (size_t)B * N, BO = (size_t)B * nOut, BI = (size_t)B * nIn;
+  const int rows = b1 - b0;
+  if (rows <= 0) return;
   double *gB = acc, *gWinT = acc + N, *gWfbT = gWinT + (size_t)nIn * N, *gWout = gWfbT + (size_t)nOut * N,
          *gBout = gWout + (size_t)nOut * N;
-  float* Fcols = malloc(sizeof(float) * (size_t)N * nOut);
-  if (!Fcols) return false;
-  for (int o = 0; o < nOut; o++) column(F, N, nOut, o, Fcols + (size_t)o * N);
-
-  const float* geK = ge + (size_t)k * BO;
-  float* gyK = gy + (size_t)k * BO;
-  for (size_t idx = 0; idx < BO; idx++) gyK[idx] = position ? (float)-dt * geK[idx] : -geK[idx];
-  if (k < T && recurrent)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, N, N, 1.0f, ga + (size_t)k * BN, N, wRec, N, 0.0f, gr, N);
+  float* gr = c->gr + (size_t)b0 * N;
+  if (k < c->T && c->recurrent)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, N, N, 1.0f, c->ga + (size_t)k * BN + (size_t)b0 * N, N,
+                c->wRec, N, 0.0f, gr, N);
   else
-    memset(gr, 0, sizeof(float) * BN);
-  const float a = (float)alpha, keep = (float)(1.0 - alpha), rs = (float)rateScale;
-  const int target = k - 1 - fbDelay;
-  const float* xk = x + (size_t)k * BN;
-  const float* rk = r + (size_t)k * BN;
-  float* gaPrev = ga + (size_t)(k - 1) * BN;
-  const float* uPrev = u + (size_t)(k - 1) * BI;
-  const float* epsPrev = eps + (size_t)(k - 1) * BO;
-  for (int bi = 0; bi < B; bi++) {
-    float* restrict grow = gr + (size_t)bi * N;
+    memset(gr, 0, sizeof(float) * (size_t)rows * N);
+  const float a = c->alpha, keep = 1.0f - c->alpha, rs = c->rateScale;
+  const float* gyK = c->gy + (size_t)k * BO;
+  const float* xk = c->x + (size_t)k * BN;
+  const float* rk = c->r + (size_t)k * BN;
+  float* gaPrev = c->ga + (size_t)(k - 1) * BN;
+  const float* uPrev = c->u + (size_t)(k - 1) * BI;
+  const float* epsPrev = c->eps + (size_t)(k - 1) * BO;
+  for (int bi = b0; bi < b1; bi++) {
+    float* restrict grow = c->gr + (size_t)bi * N;
     const float* gyb = gyK + (size_t)bi * nOut;
     for (int o = 0; o < nOut; o++) {
-      const float* wo = wOut + (size_t)o * N;
+      const float* wo = c->wOut + (size_t)o * N;
       const float go = gyb[o];
       for (int i = 0; i < N; i++) grow[i] += go * wo[i];
     }
     const float* restrict xb = xk + (size_t)bi * N;
     const float* restrict rb = rk + (size_t)bi * N;
-    float* restrict gxn = gxNext + (size_t)bi * N;
+    float* restrict gxn = c->gxNext + (size_t)bi * N;
     float* restrict gap = gaPrev + (size_t)bi * N;
     for (int i = 0; i < N; i++) {
       const float on = xb[i] > 0.0f ? 1.0f : 0.0f; /* relu'; branch-free so that the loop vectorises */
@@ -183,7 +290,7 @@ __attribute__((noinline, hot)) static bool backward_step(int k, int T, int B, in
       double* w = gWinT + (size_t)m * N;
       for (int i = 0; i < N; i++) w[i] += um * gap[i];
     }
-    if (feedbackOn)
+    if (c->feedbackOn)
       for (int o = 0; o < nOut; o++) {
         const double eo = epsPrev[(size_t)bi * nOut + o];
         double* w = gWfbT + (size_t)o * N;
@@ -195,8 +302,37 @@ __attribute__((noinline, hot)) static bool backward_step(int k, int T, int B, in
       for (int i = 0; i < N; i++) w[i] += go * rb[i];
       gBout[o] += go;
     }
-    if (feedbackGrad && target >= 1)
-      for (int o = 0; o < nOut; o++) ge[(size_t)target * BO + (size_t)bi * nOut + o] += dot(gap, Fcols + (size_t)o * N, N);
+    if (c->feedbackGrad && target >= 1)
+      for (int o = 0; o < nOut; o++) c->ge[(size_t)target * BO + (size_t)bi * nOut + o] += dot(gap, c->Fcols + (size_t)o * N, N);
+  }
+}
+
+static void backward_part(void* ctx, int part) {
+  struct backward_ctx* c = ctx;
+  const int mid = c->B / 2;
+  backward_rows(c, part ? mid : 0, part ? c->B : mid, c->acc[part]);
+}
+
+/* One backward step (see the top of this file); false when out of memory. */
+static bool backward_step(int k, int T, int B, int N, int nIn, int nOut, double alpha, double dt, double rateScale,
+                          bool position, bool recurrent, bool feedbackGrad, bool feedbackOn, int fbDelay,
+                          const float* x, const float* r, const float* u, const float* eps, float* ga, float* ge, float* gy,
+                          float* gxNext, float* gr, const float* wRec, const float* wOut, const float* F, double* acc) {
+  const size_t BO = (size_t)B * nOut, accLen = (size_t)N * (1 + nIn + 2 * nOut) + nOut;
+  float* Fcols = malloc(sizeof(float) * (size_t)N * nOut);
+  if (!Fcols) return false;
+  for (int o = 0; o < nOut; o++) column(F, N, nOut, o, Fcols + (size_t)o * N);
+  const float* geK = ge + (size_t)k * BO;
+  float* gyK = gy + (size_t)k * BO;
+  for (size_t idx = 0; idx < BO; idx++) gyK[idx] = position ? (float)-dt * geK[idx] : -geK[idx];
+  struct backward_ctx c = {k, T, B, N, nIn, nOut, k - 1 - fbDelay, (float)alpha, (float)rateScale, recurrent, feedbackGrad,
+                           feedbackOn, x, r, u, eps, wRec, wOut, Fcols, ga, ge, gy, gxNext, gr, {acc, NULL}};
+  if (split_rows(B) && (c.acc[1] = calloc(accLen, sizeof(double)))) {
+    run_split(backward_part, &c);
+    for (size_t i = 0; i < accLen; i++) acc[i] += c.acc[1][i];
+    free(c.acc[1]);
+  } else {
+    backward_rows(&c, 0, B, acc);
   }
   free(Fcols);
   if (position) {

@@ -118,6 +118,10 @@ test("results do not depend on the engine beyond float32 rounding (every branch 
     ["velocity error, e0 = 0, half mask, squared penalty", { errorMode: "velocity", e0: "zero", fbDensity: 0.5 }, {}, { penalty: "squared", rateWeight: 0.05 }],
     ["no recurrence", { recurrent: false }, {}, {}],
   ];
+  // 40 trials with 2 OpenBLAS threads: the native steps split the rows between two threads (B >= 32).
+  const { setThreads, getThreads } = await import("../src/kernels");
+  const threadsBefore = getThreads();
+  setThreads(2);
   try {
     for (const [label, config, options, lossCfg] of cases) {
       const n = net.initNetwork({ N: 40, ...config }, Rng.seeded(2), "float32");
@@ -148,5 +152,6 @@ test("results do not depend on the engine beyond float32 rounding (every branch 
     }
   } finally {
     setEngine("auto");
+    setThreads(threadsBefore);
   }
 });
