@@ -128,9 +128,11 @@ runCli(spec, async ({ values: a }) => {
     return { ...r, eval: trainer.evaluateNow() };
   }
 
+  // Batches done; on tfjs the native trainer catches up only when synced, so count the engine's steps.
+  const done = () => (tfEngine ? tfEngine.done : trainer.done);
   const bar = new Progress({ label: name, total: requested.batches, start: trainer.done, unit: "batch" });
   let lastEval = "";
-  while (trainer.done < requested.batches) {
+  while (done() < requested.batches) {
     await tick();
     if (stopping) {
       save(partial);
@@ -142,8 +144,8 @@ runCli(spec, async ({ values: a }) => {
       const e = r.eval;
       lastEval = `co ${e.centreOut_fb.toPrecision(3)}/${e.centreOut_nofb.toPrecision(3)} rot ${e.rotated_fb.toPrecision(3)}/${e.rotated_nofb.toPrecision(3)} wfb ${e.wfbAlignment.toFixed(3)}`;
     }
-    bar.update(trainer.done, { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
-    if (trainer.done % a["checkpoint-every"] === 0 && trainer.done < requested.batches) save(partial);
+    bar.update(done(), { loss: r.value.total, task: r.value.task, "test fb/nofb": lastEval });
+    if (done() % a["checkpoint-every"] === 0 && done() < requested.batches) save(partial);
   }
   tfEngine?.syncTo(trainer);
   if ((trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
