@@ -26,7 +26,7 @@ import { Progress } from "../lib/src/progress";
 import { dataPath, runsPath } from "../lib/src/paths";
 import { sha256File } from "../lib/src/provenance";
 import { RULE_NAMES, RuleName } from "../lib/src/rules";
-import { Option, opt, runCli } from "./args";
+import { Option, interruptible, opt, runCli } from "./args";
 import { assertSameSettings, destination, freeName, userPath } from "./output";
 
 const CONDITIONS = RULE_NAMES.flatMap((r) => [`${r}+c`, r]);
@@ -157,10 +157,7 @@ runCli(spec, async ({ values: a }) => {
   const threads = setThreads(a.threads);
   console.error(`pre-trained: ${rel(pretrained)} (sha256 ${pretrainedSha256.slice(0, 12)}, code ${pre.meta.codeVersion}); engine ${engine()}; results -> ${rel(out)}`);
 
-  let stopping = false;
-  process.on("SIGINT", () => (stopping = true));
-  process.on("SIGTERM", () => (stopping = true));
-  const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const signals = interruptible();
 
   for (const r of todo) {
     const { config } = r.settings;
@@ -172,8 +169,7 @@ runCli(spec, async ({ values: a }) => {
     const t0 = performance.now();
     if (adapter.testLog.length === 0) adapter.test();
     while (adapter.done < config.trials) {
-      await tick();
-      if (stopping) {
+      if (await signals.interrupted()) {
         savePartial();
         bar.log(`interrupted at trial ${adapter.done}; saved ${rel(r.partial)} (rerun the same command to resume)`);
         process.exit(130);

@@ -220,3 +220,14 @@ export function runCli<S extends Record<string, Option<unknown>>>(spec: CliSpec<
     fail(err);
   }
 }
+
+/**
+ * Ctrl-C / SIGTERM for a long loop: the signal only sets a flag; `interrupted()` yields to the event loop
+ * (so that signals are delivered) and reports whether the loop should save and stop.
+ */
+export function interruptible(): { interrupted(): Promise<boolean> } {
+  let stopping = false;
+  process.on("SIGINT", () => (stopping = true));
+  process.on("SIGTERM", () => (stopping = true));
+  return { interrupted: () => new Promise<boolean>((resolve) => setImmediate(() => resolve(stopping))) };
+}

@@ -17,7 +17,7 @@ import { Progress } from "../lib/src/progress";
 import { engine, setThreads } from "../lib/src/kernels";
 import { loadCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
 import { runsPath } from "../lib/src/paths";
-import { opt, runCli, Refusal } from "./args";
+import { interruptible, opt, runCli, Refusal } from "./args";
 import { TfPretrainer } from "../lib/src/tftrain";
 import { initTf, describeTf } from "../lib/src/backend";
 import { assertSameSettings, destination, freeName, hasFilesStartingWith } from "./output";
@@ -114,10 +114,7 @@ runCli(spec, async ({ values: a }) => {
     trainer.save(file, { engine: engineName, codeVersion: dest.provenance.codeVersion, commit: dest.provenance.commit, clean: dest.provenance.clean, sessions: [...sessions, { ...session, endBatch: trainer.done }] });
   };
 
-  let stopping = false;
-  process.on("SIGINT", () => (stopping = true));
-  process.on("SIGTERM", () => (stopping = true));
-  const tick = () => new Promise<void>((resolve) => setImmediate(resolve)); // lets signals reach the handlers
+  const signals = interruptible();
 
   /** One batch on TensorFlow.js, with the curve row and the evaluation schedule of Pretrainer.step. */
   function tfStep(e: TfPretrainer): BatchResult {
@@ -133,8 +130,7 @@ runCli(spec, async ({ values: a }) => {
   const bar = new Progress({ label: name, total: requested.batches, start: trainer.done, unit: "batch" });
   let lastEval = "";
   while (done() < requested.batches) {
-    await tick();
-    if (stopping) {
+    if (await signals.interrupted()) {
       save(partial);
       bar.log(`interrupted at batch ${trainer.done}; saved ${partial} (rerun the same command to resume)`);
       process.exit(130);

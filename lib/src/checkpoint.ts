@@ -262,5 +262,5 @@ export function loadNetwork(file: string): NetworkCheckpoint {
   return { network: { config, params }, rng: ck.rng ?? {}, metrics: ck.metrics, meta: ck.meta ?? {}, extra };
 }
 
-/** The git commit of the code (with "+dirty" for uncommitted changes), or "unknown" outside a git checkout. */
+/** codeVersion() moved to provenance.ts; re-exported here for existing callers. */
 export { codeVersion } from "./provenance";

@@ -9,6 +9,7 @@ export * as network from "./network";
 export * as loss from "./loss";
 export * as optim from "./optim";
 export * as train from "./train";
+export * as tftrain from "./tftrain";
 export * as rules from "./rules";
 export * as adapt from "./adapt";
 export * as results from "./results";

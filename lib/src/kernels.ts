@@ -590,24 +590,14 @@ export function rfloStep<T extends FArray>(P: T, out: T, rows: number, cols: num
 }
 
 /**
- * The addon's whole online-BPTT backward chain for one step (see rules/bptt.ts and bpttGradient in
- * lib/native/fbc_native.c), or null when the OpenBLAS engine is not in use (the rule then runs its
- * TypeScript loops). Float32 only.
+ * The addon's fused float32 kernels of the hot paths, or null when the OpenBLAS engine is not in use
+ * (callers then run their TypeScript loops): the RNN's forward and backward step (lib/native/fbc_rnn.c:
+ * one large product plus one pass in C per step) and online BPTT's whole per-step chain (bpttGradient
+ * in lib/native/fbc_native.c).
  */
-export function nativeBpttGradient(): NativeAddon["bpttGradient"] | null {
-  const { native } = resolveEngine();
-  return native ? native.bpttGradient : null;
+export function nativeKernels(): Pick<NativeAddon, "rnnForwardStep" | "rnnBackwardStep" | "bpttGradient"> | null {
+  return resolveEngine().native;
 }
-
-/**
- * The addon's fused forward and backward steps of the RNN (lib/native/fbc_rnn.c: one large product
- * plus one pass in C per step), or null when the OpenBLAS engine is not in use. Float32 only.
- */
-export function nativeRnn(): Pick<NativeAddon, "rnnForwardStep" | "rnnBackwardStep"> | null {
-  const { native } = resolveEngine();
-  return native;
-}
-
 
 /** y += alpha * x over whole arrays, returning |x|^2 (the addon's vectorised loop for float32; TypeScript otherwise). */
 export function axpyNorm2<T extends FArray>(alpha: number, x: T, y: T): number {

@@ -13,7 +13,7 @@
  *   g_x_k  = relu'(x_k) g_r_k + (1-a) g_x_{k+1},   g_a_{k-1} = a g_x_k
  * and the weight gradients are sums of outer products over all steps, each done as one large product.
  */
-import { gemm, nativeRnn, FArray } from "./kernels";
+import { gemm, nativeKernels, FArray } from "./kernels";
 import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } from "./network";
 import { finite, oneOf, ParameterError } from "./validate";
 import { frobenius } from "./analysis/alignment";
@@ -98,8 +98,8 @@ export interface GradWorkspace {
   acc: Float64Array;
 }
 
-function workspace(ro: Rollout, old?: GradWorkspace): GradWorkspace {
-  const key = `${dtypeOf(ro.x)}:${ro.T}:${ro.B}:${ro.N}:${ro.nOut}`;
+function workspace(ro: Rollout, nIn: number, old?: GradWorkspace): GradWorkspace {
+  const key = `${dtypeOf(ro.x)}:${ro.T}:${ro.B}:${ro.N}:${nIn}:${ro.nOut}`;
   if (old && old.key === key) return old;
   const make = (n: number): FArray => (dtypeOf(ro.x) === "float64" ? new Float64Array(n) : new Float32Array(n));
   const { T, B, N, nOut } = ro;
@@ -112,7 +112,7 @@ function workspace(ro: Rollout, old?: GradWorkspace): GradWorkspace {
     gxNext: make(B * N),
     gr: make(B * N),
     geps: make(B * nOut),
-    acc: new Float64Array(N * (1 + ro.u.length / (T * B) + 2 * nOut) + nOut),
+    acc: new Float64Array(N * (1 + nIn + 2 * nOut) + nOut),
   };
 }
 
@@ -131,7 +131,7 @@ export function lossGradient(
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = ro;
   if (ro.N !== N || dtypeOf(ro.x) !== dtypeOf(net.params.wRec)) throw new ParameterError("ro", "rollout does not belong to this network");
-  const w = workspace(ro, work);
+  const w = workspace(ro, nIn, work);
   const { ga, ge, gy, gr, geps } = w;
   let gx = w.gx;
   let gxNext = w.gxNext;
@@ -151,7 +151,7 @@ export function lossGradient(
   gxNext.fill(0);
   const rateScale = (2 * c.rateWeight) / nR;
 
-  const native = ro.x instanceof Float32Array ? nativeRnn() : null;
+  const native = ro.x instanceof Float32Array ? nativeKernels() : null;
   if (native) {
     // The same loop in C, with the small weight gradients accumulated in float64 on the way.
     const f = (a: FArray) => a as Float32Array;

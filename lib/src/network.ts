@@ -10,7 +10,7 @@
  * Parameters are Float32Array (as the reference's float32 tensors) or Float64Array (for gradient checks);
  * a rollout uses the type of its network's parameters throughout.
  */
-import { gemm, nativeRnn, FArray } from "./kernels";
+import { gemm, nativeKernels, FArray } from "./kernels";
 import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
@@ -332,7 +332,7 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
-  const native = ro.x instanceof Float32Array ? nativeRnn() : null;
+  const native = ro.x instanceof Float32Array ? nativeKernels() : null;
   if (native) {
     const f = (a: FArray) => a as Float32Array;
     const p = net.params;

@@ -12,7 +12,7 @@
  * With the OpenBLAS addon and float32 weights the whole chain of a step is one native call, which
  * multiplies by a transposed copy of W_rec (the fast matrix-vector form); otherwise TypeScript loops.
  */
-import { FArray, axpyNorm2, gemm, nativeBpttGradient } from "../kernels";
+import { FArray, axpyNorm2, gemm, nativeKernels } from "../kernels";
 import { Network, Rollout } from "../network";
 import { LearningRule, newArray } from "./rule";
 
@@ -61,10 +61,10 @@ export class OnlineBptt implements LearningRule {
     const alpha = dt / tau;
     const eAt = (k + 1) * ro.B * nOut; // e_{k+1}, trial 0
     const position = errorMode === "position";
-    const native = this.dw instanceof Float32Array ? nativeBpttGradient() : null;
+    const native = this.dw instanceof Float32Array ? nativeKernels() : null;
     if (native) {
       const f = (a: FArray) => a as Float32Array;
-      native(k, N, nOut, BN, alpha, dt, position, recurrent, f(ro.x), f(ro.r), f(ro.e.subarray(eAt, eAt + nOut)), f(wOut), f(wRec), this.wRecT!, f(this.ga), this.scratch!, f(this.dw));
+      native.bpttGradient(k, N, nOut, BN, alpha, dt, position, recurrent, f(ro.x), f(ro.r), f(ro.e.subarray(eAt, eAt + nOut)), f(wOut), f(wRec), this.wRecT!, f(this.ga), this.scratch!, f(this.dw));
       return this.dw;
     }
     const { ga, gr } = this;
