@@ -7,7 +7,7 @@
  * which is what to compare between machines. GFLOP/s counts the matrix work of one batch.
  */
 import * as os from "os";
-import { engine, gemm, nativeAvailable, setEngine, setThreads } from "../lib/src/kernels";
+import { engine, nativeAvailable, setEngine, setThreads } from "../lib/src/kernels";
 import { Pretrainer, pretrainConfig } from "../lib/src/train";
 import { describeTf, initTf } from "../lib/src/backend";
 import { TfPretrainer } from "../lib/src/tftrain";
