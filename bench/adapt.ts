@@ -27,8 +27,8 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function perTrial(rule: RuleName, trials: number): number {
-  const a = new Adapter(net, adaptConfig({ rule, control: true, trials }));
+function perTrial(rule: RuleName, trials: number, measure: Partial<Parameters<typeof adaptConfig>[0]> = {}): number {
+  const a = new Adapter(net, adaptConfig({ rule, control: true, trials, ...measure }));
   a.trial(); // warm-up
   const times: number[] = [];
   for (let i = 0; i < trials; i++) {
@@ -81,6 +81,15 @@ async function main() {
     console.log(`${engine.padEnd(10)} bptt  ${cell(bptt, f?.bpttTrial)}              5-10 s (2.2 s with one thread per process)`);
   }
   setEngine("auto");
+  setThreads(1);
+  // What the alignment runs of F4 cost on top of the learning rule (npm run adapt -- --compare bptt --trial-gradient).
+  console.log("\npassive measurements on top of an RFLO trial (openblas or js, one core):");
+  const plain = perTrial("rflo", quick ? 10 : 40);
+  const cmp = perTrial("rflo", quick ? 3 : 7, { compare: "bptt" });
+  const full = perTrial("rflo", quick ? 3 : 7, { compare: "bptt", trialGradient: true });
+  console.log(`rflo alone                                   ${plain.toFixed(4)} s/trial`);
+  console.log(`+ passive online BPTT (local, global align.)  ${cmp.toFixed(4)} s/trial  (+${(cmp - plain).toFixed(4)} s)`);
+  console.log(`+ whole-trial gradient at start weights       ${full.toFixed(4)} s/trial  (+${(full - cmp).toFixed(4)} s)`);
   const cores = os.availableParallelism();
   console.log(`\nthroughput, one process per run (npm run adapt --workers), ${cores} cores:`);
   for (const rule of ["rflo", "bptt"] as const) {

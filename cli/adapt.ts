@@ -46,6 +46,8 @@ resume partial ones; other settings are refused. Shipped data is never written u
     pretrained: { ...opt.str("pre-trained checkpoint", DEFAULT_PRETRAINED, "<file>"), shown: rel(DEFAULT_PRETRAINED) },
     out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("adapt"))}/persistent-rot<rotation>` },
     compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULE_NAMES, undefined),
+    "trial-gradient": opt.flag("also compare each trial's summed update with the whole-trial BPTT gradient at its starting weights"),
+    "step-trials": opt.list("trials whose per-step alignment is written to <run>.steps.csv (needs --compare)", opt.int("", 0, 0), []),
     lr: opt.num("learning rate for every condition (default: the paper's per condition)", undefined, { above: 0 }),
     "lr-transform": opt.choice("apply the reference code's hidden LR rescalings (SPEC §6.4)", ["none", "reference"] as const, "none"),
     "test-every": opt.int("test every this many trials", 25, 1),
@@ -83,6 +85,8 @@ runCli(spec, async ({ values: a }) => {
         testEvery: a["test-every"],
         lrTransform: a["lr-transform"],
         compare: a.compare ?? null,
+        trialGradient: a["trial-gradient"],
+        stepTrials: a["step-trials"].filter((t) => t < a.trials),
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
       const base = path.join(out, `${label}-seed${seed}`);
@@ -125,6 +129,7 @@ runCli(spec, async ({ values: a }) => {
       "--pretrained", pretrained, "--out", out, "--lr-transform", a["lr-transform"], "--test-every", String(a["test-every"]),
       "--threads", String(a.threads), "--workers", "1",
       ...(a.compare ? ["--compare", a.compare] : []), ...(a.lr !== undefined ? ["--lr", String(a.lr)] : []),
+      ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
       ...(a["replace-shipped"] ? ["--replace-shipped"] : []), ...(a["allow-dirty"] ? ["--allow-dirty"] : []),
     ];
     console.error(`${todo.length} runs, ${workers} at a time (one process each); results -> ${rel(out)}`);
@@ -183,6 +188,7 @@ runCli(spec, async ({ values: a }) => {
     savePartial(); // the finished state, so that a crash below can redo the writes without recomputing
     writeFileAtomic(`${r.base}.trials.csv`, aq.from(adapter.trialLog).toCSV());
     writeFileAtomic(`${r.base}.tests.csv`, aq.from(adapter.testLog).toCSV());
+    if (adapter.stepLog.length) writeFileAtomic(`${r.base}.steps.csv`, aq.from(adapter.stepLog).toCSV());
     saveCheckpoint(`${r.base}.wrec.safetensors`, {
       kind: "adapted-wrec",
       config,

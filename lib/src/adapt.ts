@@ -11,6 +11,7 @@
  */
 import { FArray } from "./kernels";
 import { Network, Rollout, beginRollout, cloneNetwork, effectiveFeedback, simulate, stepRollout, taskLoss } from "./network";
+import { TrialGradientWork, trialGradient } from "./analysis/trialGradient";
 import { Rng, RngState } from "./rng";
 import { LearningRule, RuleName, RULE_NAMES, makeRule, ErrorProjection } from "./rules";
 import { ReachConfig, TrialBatch, centreOutAll, centreOutRandom, reachConfig, rotate } from "./task";
@@ -44,6 +45,14 @@ export interface AdaptConfig {
   legacyRow0: boolean;
   /** A rule run passively beside the learning one, for alignment measurements (null: none). */
   compare: RuleName | null;
+  /**
+   * Also compute, every trial, the whole-trial BPTT gradient -dL_trial/dW_rec at the trial's starting
+   * weights (same initial state, target and feedback; fed-back error detached) and its cosine with
+   * sum_k dw_k (column globalAlignmentTrial). Costs one extra forward and backward pass per trial.
+   */
+  trialGradient: boolean;
+  /** Trials whose per-step local alignment is kept (stepLog; needs compare), e.g. [0, 100, 999]. */
+  stepTrials: number[];
   reach: ReachConfig;
 }
 
@@ -62,6 +71,8 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
     projection: "feedback",
     legacyRow0: false,
     compare: null,
+    trialGradient: false,
+    stepTrials: [],
     ...overrides,
     reach: reachConfig(overrides.reach),
   };
@@ -73,6 +84,10 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
   oneOf("lrTransform", c.lrTransform, ["none", "reference"]);
   oneOf("projection", c.projection, ["feedback", "transpose"]);
   if (c.compare !== null) oneOf("compare", c.compare, RULE_NAMES);
+  if (typeof c.trialGradient !== "boolean") throw new ParameterError("trialGradient", `must be a boolean, got ${c.trialGradient}`);
+  if (!Array.isArray(c.stepTrials)) throw new ParameterError("stepTrials", "must be an array of trial indices");
+  c.stepTrials.forEach((t, i) => integer(`stepTrials[${i}]`, t, 0));
+  if (c.stepTrials.length && c.compare === null) throw new ParameterError("stepTrials", "needs a comparison rule (compare), whose per-step alignment it keeps");
   if (typeof c.control !== "boolean") throw new ParameterError("control", `must be a boolean, got ${c.control}`);
   return c;
 }
@@ -107,6 +122,16 @@ export interface TrialRecord {
   localAlignment: number;
   /** cos(sum_k dw_k, sum_k dw_k of the comparison rule); NaN without one. */
   globalAlignment: number;
+  /** cos(sum_k dw_k, -dL_trial/dW_rec at the trial's starting weights); NaN unless trialGradient. */
+  globalAlignmentTrial: number;
+}
+
+/** The local alignment at one step of a trial listed in stepTrials. */
+export interface StepRecord {
+  trial: number;
+  step: number;
+  /** cos(dw_k, dw_k of the comparison rule). */
+  localAlignment: number;
 }
 
 export interface TestRecord {
@@ -127,7 +152,10 @@ export class Adapter {
   done = 0;
   readonly trialLog: TrialRecord[] = [];
   readonly testLog: TestRecord[] = [];
+  readonly stepLog: StepRecord[] = [];
   private ro?: Rollout;
+  private trialWork: TrialGradientWork = {};
+  private x0: FArray;
   private wStart: FArray;
   private dw: FArray;
   private dwCompare: FArray;
@@ -148,8 +176,9 @@ export class Adapter {
     this.wStart = new Ctor(n2);
     this.dw = new Ctor(n2);
     this.dwCompare = new Ctor(n2);
-    this.sumDw = new Float64Array(this.comparison ? n2 : 0);
+    this.sumDw = new Float64Array(this.comparison || config.trialGradient ? n2 : 0);
     this.sumCompare = new Float64Array(this.comparison ? n2 : 0);
+    this.x0 = new Ctor(this.net.config.N);
   }
 
   /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
@@ -170,34 +199,36 @@ export class Adapter {
     const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro });
     this.ro = ro;
     const wFbEff = effectiveFeedback(net);
+    this.x0.set(ro.x.subarray(0, net.config.N));
     const rule = this.rule;
     const cmp = this.comparison;
+    const record = cmp !== null || c.trialGradient;
+    const keepSteps = cmp !== null && c.stepTrials.includes(this.done);
     rule.reset(net, ro);
     cmp?.reset(net, ro);
-    if (cmp) {
-      this.sumDw.fill(0);
-      this.sumCompare.fill(0);
-    }
+    this.sumDw.fill(0);
+    this.sumCompare.fill(0);
     let stepwise = 0;
     let local = 0;
+    const { dw, dwCompare, sumDw, sumCompare } = this;
     for (let k = 0; k < ro.T; k++) {
       stepRollout(net, ro, k, wFbEff);
       rule.advance(k);
-      if (!cmp) {
-        stepwise += rule.accumulate(k, wRec, this.lr); // W_rec += lr * dw_k, in place
-        continue;
+      if (cmp) {
+        // The passive rule reads W_rec before this step's update, as the learning rule's own update does.
+        cmp.advance(k);
+        dwCompare.fill(0);
+        cmp.accumulate(k, dwCompare, 1);
       }
-      const { dw, dwCompare, sumDw, sumCompare } = this;
-      dw.fill(0);
-      dwCompare.fill(0);
-      stepwise += rule.accumulate(k, dw, 1);
-      cmp.advance(k);
-      cmp.accumulate(k, dwCompare, 1);
-      local += cosine(dw, dwCompare);
-      for (let i = 0; i < dw.length; i++) {
-        wRec[i] += this.lr * dw[i];
-        sumDw[i] += dw[i];
-        sumCompare[i] += dwCompare[i];
+      stepwise += rule.accumulate(k, wRec, this.lr); // W_rec += lr * dw_k, in place: the same with or without measurements
+      if (!record) continue;
+      rule.lastUpdate(dw);
+      for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
+      if (cmp) {
+        const a = cosine(dw, dwCompare);
+        local += a;
+        if (keepSteps) this.stepLog.push({ trial: this.done, step: k, localAlignment: a });
+        for (let i = 0; i < dw.length; i++) sumCompare[i] += dwCompare[i];
       }
     }
     let change = 0;
@@ -216,10 +247,17 @@ export class Adapter {
       efficiency: stepwise > 0 ? updateNorm / (this.lr * stepwise) : NaN,
       localAlignment: cmp ? local / ro.T : NaN,
       globalAlignment: cmp ? cosine(this.sumDw, this.sumCompare) : NaN,
+      globalAlignmentTrial: c.trialGradient ? cosine(this.sumDw, this.trialGradient(batch)) : NaN,
     };
     if (!Number.isFinite(rec.loss)) throw new ParameterError("lr", `the loss diverged at trial ${rec.trial} (lr ${this.lr}); lower the learning rate`);
     this.trialLog.push(rec);
     return rec;
+  }
+
+  /** -dL_trial/dW_rec of the trial just run, at its starting weights (same initial state, target and feedback). */
+  private trialGradient(batch: TrialBatch): FArray {
+    const atStart: Network = { config: this.net.config, params: { ...this.net.params, wRec: this.wStart } };
+    return trialGradient(atStart, batch, { x0: this.x0, feedback: this.config.control }, this.trialWork);
   }
 
   /** Runs the remaining trials with tests every testEvery trials; `onTrial` sees each record. */
@@ -235,7 +273,7 @@ export class Adapter {
   /** Writes the run so far (adapted W_rec, random streams, logs, config; `meta` e.g. provenance) for `resume`, atomically. */
   save(file: string, meta: Record<string, unknown> = {}): void {
     const rng: Record<string, RngState> = { trials: this.trialsRng.state(), init: this.initRng.state() };
-    saveNetwork(file, this.net, { rng, metrics: { trials: this.trialLog, tests: this.testLog, config: this.config }, meta });
+    saveNetwork(file, this.net, { rng, metrics: { trials: this.trialLog, tests: this.testLog, steps: this.stepLog, config: this.config }, meta });
   }
 
   /** The adaptation config stored in a file written by `save` (to check it before resuming). */
@@ -248,7 +286,7 @@ export class Adapter {
   /** Continues a run saved by `save`; the config must be the one it was saved with. */
   static resume(pretrained: Network, config: AdaptConfig, file: string): Adapter {
     const ck = loadNetwork(file);
-    const saved = ck.metrics as { trials: Record<string, number | null>[]; tests: TestRecord[]; config: unknown };
+    const saved = ck.metrics as { trials: Record<string, number | null>[]; tests: TestRecord[]; steps?: StepRecord[]; config: unknown };
     const diff = settingsDiff(adaptConfig(saved.config as Partial<AdaptConfig>), config);
     if (diff.length) throw new CheckpointError(file, `was written with another adaptation config (stored -> requested: ${describeDiff(diff)})`);
     const a = new Adapter(pretrained, config);
@@ -258,6 +296,7 @@ export class Adapter {
     // JSON stores NaN (no comparison rule) as null.
     a.trialLog.push(...saved.trials.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TrialRecord));
     a.testLog.push(...saved.tests);
+    a.stepLog.push(...(saved.steps ?? []).map((r) => ({ ...r, localAlignment: r.localAlignment ?? NaN })));
     a.done = saved.trials.length;
     return a;
   }

@@ -11,6 +11,7 @@ import { Network, NetworkConfig, Rollout, initNetwork, networkConfig, simulate, 
 import { Rng, RngState } from "./rng";
 import { ReachConfig, TrialBatch, centreOutAll, makeTrials, reachConfig, rotate, TaskName, TASK_NAMES } from "./task";
 import { feedbackAlignment } from "./analysis/alignment";
+import { controlAlignment, grandMean } from "./analysis/activityGradient";
 import { CheckpointError, Tensor, loadNetwork, saveNetwork } from "./checkpoint";
 import { integer, oneOf, positive } from "./validate";
 
@@ -73,8 +74,13 @@ export function pretrainConfig(overrides: Partial<Omit<PretrainConfig, "network"
 
 /** Columns of the per-batch training curve. */
 export const TRAIN_COLUMNS = ["batch", "loss", "task", "rate", "param", "gradNorm", "seconds"] as const;
-/** Columns of the evaluation curve (test losses are mean(E^2); "fb"/"nofb": feedback on/off). */
-export const EVAL_COLUMNS = ["batch", "centreOut_fb", "centreOut_nofb", "rotated_fb", "rotated_nofb", "random_fb", "random_nofb", "wfbAlignment"] as const;
+/**
+ * Columns of the evaluation curve (test losses are mean(E^2); "fb"/"nofb": feedback on/off).
+ * controlCos*: on the rotated set with feedback on, the mean over targets and steps of cos(c_k, g_k) with
+ * the one-step and the adjoint activity-space gradient (analysis/activityGradient.ts, result F2); NaN for a
+ * network without feedback. Checkpoints written before these columns existed read them as NaN.
+ */
+export const EVAL_COLUMNS = ["batch", "centreOut_fb", "centreOut_nofb", "rotated_fb", "rotated_nofb", "random_fb", "random_nofb", "wfbAlignment", "controlCosOneStep", "controlCosAdjoint"] as const;
 
 export interface TestSets {
   centreOut: TrialBatch;
@@ -95,16 +101,21 @@ export type EvalRow = Record<(typeof EVAL_COLUMNS)[number], number>;
 
 /** Test losses of a network on the standard test sets, each with feedback on and off, from fixed initial states. */
 export function evaluate(net: Network, sets: TestSets, seed: number): EvalRow {
-  const run = (batch: TrialBatch, feedback: boolean) => taskLoss(simulate(net, batch, { feedback, init: Rng.seeded(seed, "eval-init") }));
+  const sim = (batch: TrialBatch, feedback: boolean) => simulate(net, batch, { feedback, init: Rng.seeded(seed, "eval-init") });
+  const run = (batch: TrialBatch, feedback: boolean) => taskLoss(sim(batch, feedback));
+  const rotatedFb = sim(sets.rotated, true);
+  const control = controlAlignment(net, rotatedFb);
   return {
     batch: NaN,
     centreOut_fb: run(sets.centreOut, true),
     centreOut_nofb: run(sets.centreOut, false),
-    rotated_fb: run(sets.rotated, true),
+    rotated_fb: taskLoss(rotatedFb),
     rotated_nofb: run(sets.rotated, false),
     random_fb: run(sets.random, true),
     random_nofb: run(sets.random, false),
     wfbAlignment: feedbackAlignment(net),
+    controlCosOneStep: grandMean(control.oneStep.cosine),
+    controlCosAdjoint: grandMean(control.adjoint.cosine),
   };
 }
 
@@ -160,8 +171,9 @@ export class Pretrainer {
       m: Object.fromEntries(names.map((n) => [n, tensor(`adam.m.${n}`)])),
       v: Object.fromEntries(names.map((n) => [n, tensor(`adam.v.${n}`)])),
     });
-    p.trainCurve = unstack(ck.extra["curves.train"], TRAIN_COLUMNS.length);
-    p.evalCurve = unstack(ck.extra["curves.eval"], EVAL_COLUMNS.length);
+    const stored = ck.metrics as { trainColumns?: string[]; evalColumns?: string[] } | null;
+    p.trainCurve = unstack(ck.extra["curves.train"], stored?.trainColumns ?? TRAIN_COLUMNS, TRAIN_COLUMNS);
+    p.evalCurve = unstack(ck.extra["curves.eval"], stored?.evalColumns ?? EVAL_COLUMNS.slice(0, 8), EVAL_COLUMNS);
     return p;
   }
 
@@ -234,17 +246,25 @@ function stack(rows: number[][], width: number): Tensor {
   return { shape: [rows.length, width], data };
 }
 
-function unstack(t: Tensor | undefined, width: number): number[][] {
+/** Rows of a stored curve with columns `stored`, rearranged to `wanted` (NaN for columns it lacks). */
+function unstack(t: Tensor | undefined, stored: readonly string[], wanted: readonly string[]): number[][] {
   if (!t) return [];
-  return Array.from({ length: t.shape[0] }, (_, i) => Array.from(t.data.subarray(i * width, (i + 1) * width)));
+  const width = stored.length;
+  if (t.shape[1] !== width) throw new RangeError(`a stored curve has ${t.shape[1]} columns but names ${width}`);
+  const at = wanted.map((name) => stored.indexOf(name));
+  return Array.from({ length: t.shape[0] }, (_, i) => at.map((j) => (j < 0 ? NaN : t.data[i * width + j])));
 }
 
 /** The curves of a saved pre-training checkpoint as column arrays, for plots and tables. */
 export function curves(file: string): { train: Record<string, Float64Array>; eval: Record<string, Float64Array> } {
   const ck = loadNetwork(file);
-  const columns = (t: Tensor | undefined, names: readonly string[]) => {
-    const rows = t ? t.shape[0] : 0;
-    return Object.fromEntries(names.map((n, j) => [n, Float64Array.from({ length: rows }, (_, i) => t!.data[i * names.length + j])]));
+  const stored = ck.metrics as { trainColumns?: string[]; evalColumns?: string[] } | null;
+  const columns = (t: Tensor | undefined, names: readonly string[], wanted: readonly string[]) => {
+    const rows = unstack(t, names, wanted);
+    return Object.fromEntries(wanted.map((n, j) => [n, Float64Array.from(rows, (r) => r[j])]));
   };
-  return { train: columns(ck.extra["curves.train"], TRAIN_COLUMNS), eval: columns(ck.extra["curves.eval"], EVAL_COLUMNS) };
+  return {
+    train: columns(ck.extra["curves.train"], stored?.trainColumns ?? TRAIN_COLUMNS, TRAIN_COLUMNS),
+    eval: columns(ck.extra["curves.eval"], stored?.evalColumns ?? EVAL_COLUMNS.slice(0, 8), EVAL_COLUMNS),
+  };
 }

@@ -60,24 +60,41 @@ test("adaptation learns the rotation, changes only W_rec, and leaves the pre-tra
   for (const name of net.PARAM_NAMES) assert.deepEqual(pre.params[name], before.params[name]);
 });
 
-test("same seed, same adaptation run; a passive comparison rule does not change learning", () => {
+test("same seed, same adaptation run; passive measurements leave learning bit-identical", () => {
   const pre = pretrainedSmall();
-  const run = (compare: "bptt" | null) => {
-    const a = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 6, testEvery: 3, compare }));
-    a.run();
-    return a;
-  };
-  const x = run(null);
-  const y = run(null);
-  const z = run("bptt");
-  assert.deepEqual(x.trialLog, y.trialLog);
-  assert.deepEqual(x.net.params.wRec, y.net.params.wRec);
-  const close = (u: ArrayLike<number>, v: ArrayLike<number>) => Array.from(u).every((ui, i) => Math.abs(ui - v[i]) < 1e-6);
-  assert.ok(close(z.net.params.wRec, x.net.params.wRec));
-  for (const r of z.trialLog) {
-    assert.ok(r.localAlignment > -1 && r.localAlignment < 1);
-    assert.ok(Number.isFinite(r.globalAlignment));
+  for (const rule of ["rflo", "fed", "bptt"] as const) {
+    const run = (measure: boolean) => {
+      const a = new Adapter(pre, adaptConfig({ rule, lr: rule === "bptt" ? 3e-5 : 5e-5, trials: 6, testEvery: 3, ...(measure ? { compare: "bptt", trialGradient: true, stepTrials: [0, 4] } : {}) }));
+      a.run();
+      return a;
+    };
+    const x = run(false);
+    const y = run(false);
+    const z = run(true);
+    assert.deepEqual(x.trialLog, y.trialLog);
+    assert.deepEqual(x.net.params.wRec, y.net.params.wRec);
+    // Bit for bit: the comparison rule, the recorded updates and the whole-trial gradient change nothing.
+    assert.deepEqual(z.net.params.wRec, x.net.params.wRec, `${rule}: W_rec`);
+    assert.deepEqual(z.testLog, x.testLog);
+    z.trialLog.forEach((r, i) => {
+      const { localAlignment, globalAlignment, globalAlignmentTrial, ...rest } = r;
+      const { localAlignment: l0, globalAlignment: g0, globalAlignmentTrial: t0, ...rest0 } = x.trialLog[i];
+      assert.deepEqual(rest, rest0);
+      assert.ok([l0, g0, t0].every(Number.isNaN), "no measurements without the options");
+      for (const a of [localAlignment, globalAlignment, globalAlignmentTrial]) assert.ok(a >= -1 && a <= 1, `${rule}: alignment ${a}`);
+    });
+    assert.deepEqual([...new Set(z.stepLog.map((s) => s.trial))], [0, 4]);
+    assert.equal(z.stepLog.length, 2 * z.testSet.T);
+    // The per-step log agrees with the trial's mean local alignment.
+    const mean0 = z.stepLog.filter((s) => s.trial === 0).reduce((p, s) => p + s.localAlignment, 0) / z.testSet.T;
+    assert.ok(Math.abs(mean0 - z.trialLog[0].localAlignment) < 1e-12);
+    if (rule === "bptt") {
+      // BPTT against itself: every step's update is the comparison's.
+      for (const r of z.trialLog) assert.ok(r.localAlignment > 1 - 1e-5 && r.globalAlignment > 1 - 1e-5, `${r.localAlignment} ${r.globalAlignment}`);
+    }
   }
+  assert.throws(() => adaptConfig({ stepTrials: [0] }), /stepTrials: needs a comparison rule/);
+  assert.throws(() => adaptConfig({ compare: "bptt", stepTrials: [-1] }), /stepTrials\[0\]/);
 });
 
 test("RFLO's float32 updates agree across engines", { skip: nativeAvailable() ? false : "native addon not built" }, () => {
@@ -110,7 +127,7 @@ test("RFLO's float32 updates agree across engines", { skip: nativeAvailable() ? 
 
 test("a saved and resumed adaptation run ends identical to an uninterrupted one", () => {
   const pre = pretrainedSmall();
-  const config = adaptConfig({ rule: "rflo", trials: 8, testEvery: 4 });
+  const config = adaptConfig({ rule: "rflo", trials: 8, testEvery: 4, compare: "bptt", trialGradient: true, stepTrials: [2, 5] });
   const straight = new Adapter(pre, config);
   straight.run();
   const first = new Adapter(pre, config);
@@ -123,6 +140,7 @@ test("a saved and resumed adaptation run ends identical to an uninterrupted one"
   resumed.run();
   assert.deepEqual(resumed.trialLog, straight.trialLog);
   assert.deepEqual(resumed.testLog, straight.testLog);
+  assert.deepEqual(resumed.stepLog, straight.stepLog);
   assert.deepEqual(resumed.net.params.wRec, straight.net.params.wRec);
   assert.throws(() => Adapter.resume(pre, { ...config, lr: 1e-3 }, file), /another adaptation config/);
 });

@@ -1,3 +1,6 @@
 /** Analyses of trained networks and learning rules. */
 export * from "./alignment";
 export * from "./acute";
+export * from "./activityGradient";
+export * from "./jacobian";
+export * from "./trialGradient";

@@ -99,6 +99,10 @@ export class OnlineBptt implements LearningRule {
     return this.dw;
   }
 
+  lastUpdate(out: FArray): void {
+    out.set(this.dw);
+  }
+
   accumulate(k: number, out: FArray, scale: number): number {
     return Math.sqrt(axpyNorm2(scale, this.gradient(k), out));
   }

@@ -41,6 +41,12 @@ export class Fed implements LearningRule {
     for (let j = 0; j < N; j++) this.p[j] = this.alpha * r[at + j] + (1 - this.alpha) * this.p[j];
   }
 
+  lastUpdate(out: FArray): void {
+    const N = this.net.config.N;
+    const { s, p } = this;
+    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) out[i * N + j] = s[i] * p[j];
+  }
+
   accumulate(k: number, out: FArray, scale: number): number {
     const N = this.net.config.N;
     const { s, p } = this;

@@ -68,6 +68,12 @@ export class Rflo implements LearningRule {
     this.pending = k;
   }
 
+  lastUpdate(out: FArray): void {
+    const N = this.net.config.N;
+    out.fill(0);
+    rowScaleAdd(out, this.P, N, N, this.s, 1, this.options.legacyRow0 === true);
+  }
+
   accumulate(k: number, out: FArray, scale: number): number {
     const N = this.net.config.N;
     projectError(this.net, this.ro, k, this.options.projection ?? "feedback", this.s);

@@ -19,6 +19,11 @@ export interface LearningRule {
    * direction for the current error e_{k+1} (a descent direction: W_rec += lr * dw_k). Returns |dw_k|_F.
    */
   accumulate(k: number, out: FArray, scale: number): number;
+  /**
+   * Writes the unscaled dw_k of the last `accumulate` into `out` (overwriting it), without touching the
+   * rule's state: for alignment measurements beside a learning update that `accumulate` applied itself.
+   */
+  lastUpdate(out: FArray): void;
 }
 
 /** Which matrix carries the error to the units: the learned feedback weights, or W_out^T ("_t" rules). */

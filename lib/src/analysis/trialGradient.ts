@@ -1,0 +1,41 @@
+/**
+ * The whole-trial gradient (SPEC §7.2's second natural definition of global alignment, result F4c):
+ *
+ *   G = -dL_trial / dW_rec,   L_trial = sum_{j=1..T} |e_j|^2 / 2  (summed over the batch's trials)
+ *
+ * at fixed weights: one forward pass with the given initial state and feedback setting, the fed-back
+ * error treated as an external input (as during adaptation), and one backward pass through the whole trial.
+ * It is the descent direction that the online updates sum_k dw_k would follow if the weights did not move
+ * within the trial.
+ */
+import { FArray } from "../kernels";
+import { GradWorkspace, Grads, lossGradient, zeroGrads } from "../loss";
+import { Network, Rollout, simulate } from "../network";
+import { TrialBatch } from "../task";
+
+export interface TrialGradientOptions {
+  /** Initial pre-activations [B, N]. */
+  x0: ArrayLike<number>;
+  /** Control input on during the trial. */
+  feedback: boolean;
+}
+
+/** Reusable buffers for repeated calls with the same shapes (e.g. once per adaptation trial). */
+export interface TrialGradientWork {
+  ro?: Rollout;
+  grads?: Grads;
+  loss?: GradWorkspace;
+}
+
+/** G = -dL_trial/dW_rec ([N, N], the network's dtype; overwritten on the next call with the same `work`). */
+export function trialGradient(net: Network, batch: TrialBatch, options: TrialGradientOptions, work: TrialGradientWork = {}): FArray {
+  work.ro = simulate(net, batch, { feedback: options.feedback, detachFeedback: true, x0: options.x0, reuse: work.ro });
+  work.grads ??= zeroGrads(net);
+  const none = { rateWeight: 0, paramWeight: 0, recWeight: 0 };
+  work.loss = lossGradient(net, work.ro, work.grads, none, work.loss).work;
+  // lossGradient differentiates mean(E^2) over the T+1 stored steps, trials and outputs.
+  const scale = -(work.ro.e.length / 2);
+  const g = work.grads.wRec;
+  for (let i = 0; i < g.length; i++) g[i] *= scale;
+  return g;
+}
