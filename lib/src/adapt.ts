@@ -106,6 +106,31 @@ export function effectiveLr(config: AdaptConfig, net: Network): number {
   return config.control ? config.lr : config.lr * 0.1;
 }
 
+/**
+ * sumA += a, sumB += b, returning cos(a, b) (0 when either is zero): the per-step bookkeeping of the
+ * alignment measurements in one pass (separate float32 and float64 copies keep V8's loops monomorphic).
+ */
+function accumulatePairKernel(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+    sumA[i] += x;
+    sumB[i] += y;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+const accumulatePair32 = new Function(`return ${accumulatePairKernel.toString()}`)() as typeof accumulatePairKernel;
+const accumulatePair64 = new Function(`return ${accumulatePairKernel.toString()}`)() as typeof accumulatePairKernel;
+function accumulatePair(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64Array): number {
+  return a instanceof Float32Array ? accumulatePair32(a, b, sumA, sumB) : accumulatePair64(a, b, sumA, sumB);
+}
+
 export interface TrialRecord {
   trial: number;
   /** Target index of this trial. */
@@ -114,6 +139,8 @@ export interface TrialRecord {
   loss: number;
   /** |W_rec(after) - W_rec(before)|_F. */
   updateNorm: number;
+  /** |W_rec(after) - W_rec(pre-trained)|_F: how far learning has moved the weights so far. */
+  driftNorm: number;
   /** sum_k |dw_k|_F (without the learning rate). */
   stepwiseNorm: number;
   /** updateNorm / (lr * stepwiseNorm) in [0, 1]: how much the per-step updates add up rather than cancel. */
@@ -157,6 +184,8 @@ export class Adapter {
   private trialWork: TrialGradientWork = {};
   private x0: FArray;
   private wStart: FArray;
+  /** The pre-trained W_rec (for driftNorm). */
+  private readonly w0: FArray;
   private dw: FArray;
   private dwCompare: FArray;
   private sumDw: Float64Array;
@@ -174,6 +203,7 @@ export class Adapter {
     const n2 = this.net.params.wRec.length;
     const Ctor = this.net.params.wRec instanceof Float64Array ? Float64Array : Float32Array;
     this.wStart = new Ctor(n2);
+    this.w0 = Ctor.from(this.net.params.wRec);
     this.dw = new Ctor(n2);
     this.dwCompare = new Ctor(n2);
     this.sumDw = new Float64Array(this.comparison || config.trialGradient ? n2 : 0);
@@ -223,18 +253,22 @@ export class Adapter {
       stepwise += rule.accumulate(k, wRec, this.lr); // W_rec += lr * dw_k, in place: the same with or without measurements
       if (!record) continue;
       rule.lastUpdate(dw);
-      for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
       if (cmp) {
-        const a = cosine(dw, dwCompare);
+        const a = accumulatePair(dw, dwCompare, sumDw, sumCompare);
         local += a;
         if (keepSteps) this.stepLog.push({ trial: this.done, step: k, localAlignment: a });
-        for (let i = 0; i < dw.length; i++) sumCompare[i] += dwCompare[i];
+      } else {
+        for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
       }
     }
     let change = 0;
+    let drift = 0;
+    const { wStart, w0 } = this;
     for (let i = 0; i < wRec.length; i++) {
-      const d = wRec[i] - this.wStart[i];
+      const d = wRec[i] - wStart[i];
       change += d * d; // not d ** 2, which V8 runs through pow()
+      const d0 = wRec[i] - w0[i];
+      drift += d0 * d0;
     }
     const updateNorm = Math.sqrt(change);
     this.done += 1;
@@ -243,6 +277,7 @@ export class Adapter {
       target: batch.targetId[0],
       loss: taskLoss(ro),
       updateNorm,
+      driftNorm: Math.sqrt(drift),
       stepwiseNorm: stepwise,
       efficiency: stepwise > 0 ? updateNorm / (this.lr * stepwise) : NaN,
       localAlignment: cmp ? local / ro.T : NaN,
