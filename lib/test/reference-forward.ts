@@ -61,7 +61,7 @@ export function setup(overrides: Partial<net.NetworkConfig> = {}, T = 30) {
   for (let i = 0; i < n.params.wRec.length; i++) n.params.wRec[i] *= 8; // recurrence that matters
   for (let i = 0; i < n.params.wFb.length; i++) n.params.wFb[i] *= 3;
   const batch = task.rotate(task.centreOut([1, 4], { T, goTime: 8, stimOn: 3, rampHalfWidth: 6 }), 30);
-  const x0 = Float64Array.from({ length: batch.B * 7 }, (_, i) => 0.5 * Math.sin(1 + 2 * i));
+  const x0 = Float64Array.from({ length: batch.B * n.config.N }, (_, i) => 0.5 * Math.sin(1 + 2 * i));
   return { n, batch, x0 };
 }
 
