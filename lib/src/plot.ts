@@ -236,3 +236,63 @@ export function grid(rows: number, cols: number, opts: GridOptions = {}): Record
   if (annotations.length) layout.annotations = annotations;
   return layout;
 }
+
+/** A line with a shaded band (e.g. the mean over seeds or targets and its range or ± sd). */
+export interface Band {
+  x: ArrayLike<number>;
+  mean: ArrayLike<number>;
+  lo: ArrayLike<number>;
+  hi: ArrayLike<number>;
+}
+
+/**
+ * Two traces: the band from `lo` to `hi` (filled, no legend entry) and the `mean` line named `name`. NaN
+ * points leave gaps. Place them with `onSubplot`; `showlegend: false` for repeats on further subplots.
+ */
+export function bandTraces(band: Band, opts: { name: string; color: string; opacity?: number; showlegend?: boolean; dash?: string }): Trace[] {
+  const x = Array.from(band.x);
+  const lo = Array.from(band.lo);
+  const hi = Array.from(band.hi);
+  return [
+    {
+      type: "scatter",
+      mode: "lines",
+      x: [...x, ...x.slice().reverse()],
+      y: [...hi, ...lo.reverse()],
+      fill: "toself",
+      fillcolor: opts.color,
+      opacity: opts.opacity ?? 0.15,
+      line: { width: 0 },
+      showlegend: false,
+      hoverinfo: "skip",
+      legendgroup: opts.name,
+    },
+    {
+      type: "scatter",
+      mode: "lines",
+      name: opts.name,
+      x,
+      y: Array.from(band.mean),
+      line: { color: opts.color, width: 2, ...(opts.dash ? { dash: opts.dash } : {}) },
+      showlegend: opts.showlegend ?? true,
+      legendgroup: opts.name,
+    },
+  ];
+}
+
+/** mean ± sd (or min..max with `range`) of the rows of a [rows, cols] array, per column, NaN skipped. */
+export function bandOf(values: ArrayLike<number>, rows: number, cols: number, x?: ArrayLike<number>, spread: "sd" | "range" = "sd"): Band {
+  const mean: number[] = [];
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (let c = 0; c < cols; c++) {
+    const v: number[] = [];
+    for (let r = 0; r < rows; r++) if (!Number.isNaN(values[r * cols + c])) v.push(values[r * cols + c]);
+    const m = v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0;
+    mean.push(m);
+    lo.push(spread === "sd" ? m - sd : v.length ? Math.min(...v) : NaN);
+    hi.push(spread === "sd" ? m + sd : v.length ? Math.max(...v) : NaN);
+  }
+  return { x: x ? Array.from(x) : mean.map((_, i) => i), mean, lo, hi };
+}

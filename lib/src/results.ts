@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as aqType from "arquero";
 import type { ColumnTable } from "arquero";
-import type { TestRecord, TrialRecord } from "./adapt";
+import type { StepRecord, TestRecord, TrialRecord } from "./adapt";
 import { Network, cloneNetwork } from "./network";
 import { CheckpointError, TORCH_NAMES, loadCheckpoint } from "./checkpoint";
 
@@ -20,6 +20,8 @@ export interface RunRecords {
   seed: number;
   trials: TrialRecord[];
   tests: TestRecord[];
+  /** Per-step local alignment of the trials listed in the run's stepTrials (empty when none). */
+  steps?: StepRecord[];
 }
 
 /** Reads every complete run in `dir` (files <condition>-seed<S>.{json,trials.csv,tests.csv}). */
@@ -37,6 +39,7 @@ export function loadAdaptationRuns(dir: string): RunRecords[] {
       seed: summary.config.seed,
       trials: read(".trials.csv") as unknown as TrialRecord[],
       tests: read(".tests.csv") as unknown as TestRecord[],
+      steps: fs.existsSync(`${base}.steps.csv`) ? (read(".steps.csv") as unknown as StepRecord[]) : [],
     });
   }
   if (runs.length === 0) throw new Error(`no complete runs in ${dir}`);
@@ -97,4 +100,41 @@ export function adaptedNetwork(pretrained: Network, file: string): Network {
   const net = cloneNetwork(pretrained);
   net.params.wRec.set(t.data);
   return net;
+}
+
+/**
+ * Per condition and trial window [from, to): each seed's mean of a per-trial column over the window, then
+ * the mean, standard deviation, min and max of those over seeds (n seeds). NaN entries are skipped.
+ */
+export function windowSummary(runs: RunRecords[], column: string, windows: [number, number][]): ColumnTable {
+  const aq = arquero();
+  const rows: Record<string, unknown>[] = [];
+  for (const r of runs) {
+    for (const [from, to] of windows) {
+      const vals = (r.trials as unknown as Record<string, number>[])
+        .filter((t) => t.trial >= from && t.trial < to)
+        .map((t) => Number(t[column]))
+        .filter((v) => !Number.isNaN(v));
+      if (vals.length === 0) throw new Error(`${r.condition} seed ${r.seed}: no ${column} values in trials ${from}-${to}`);
+      rows.push({ condition: r.condition, window: `${from}-${to}`, seed: r.seed, value: vals.reduce((a, b) => a + b, 0) / vals.length });
+    }
+  }
+  return aq
+    .from(rows)
+    .groupby("condition", "window")
+    .rollup({ mean: aq.op.mean("value"), sd: aq.op.stdev("value"), min: aq.op.min("value"), max: aq.op.max("value"), n: aq.op.count() });
+}
+
+/** Per step of trial `trial`: the mean and range over seeds of a condition's per-step local alignment. */
+export function stepBand(runs: RunRecords[], condition: string, trial: number): { x: number[]; mean: number[]; lo: number[]; hi: number[] } {
+  const mine = runs.filter((r) => r.condition === condition).map((r) => (r.steps ?? []).filter((s) => s.trial === trial));
+  if (mine.length === 0 || mine.some((s) => s.length === 0)) throw new Error(`no per-step records of trial ${trial} for every run of ${JSON.stringify(condition)}`);
+  const n = Math.min(...mine.map((s) => s.length));
+  const at = (k: number) => mine.map((s) => s[k].localAlignment);
+  return {
+    x: Array.from({ length: n }, (_, k) => mine[0][k].step),
+    mean: Array.from({ length: n }, (_, k) => at(k).reduce((a, b) => a + b, 0) / mine.length),
+    lo: Array.from({ length: n }, (_, k) => Math.min(...at(k))),
+    hi: Array.from({ length: n }, (_, k) => Math.max(...at(k))),
+  };
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { seedBand, RunRecords } from "../src/results";
+import { seedBand, stepBand, windowSummary, RunRecords } from "../src/results";
 
 test("seedBand: per-seed trailing means, then mean and range over seeds", () => {
   const run = (seed: number, ys: number[]): RunRecords => ({
@@ -15,4 +15,28 @@ test("seedBand: per-seed trailing means, then mean and range over seeds", () => 
   assert.deepEqual(b.hi, [3, 4, 6]);
   assert.deepEqual(b.mean, [2, 3, 5]);
   assert.throws(() => seedBand([], "c", "trials", "loss"), /no runs of condition "c"/);
+});
+
+test("windowSummary: each seed's window mean, then mean, sd, min, max over seeds; stepBand per step", () => {
+  const run = (seed: number, ys: number[], steps: number[]): RunRecords => ({
+    condition: "c",
+    seed,
+    trials: ys.map((a, trial) => ({ trial, localAlignment: a }) as never),
+    tests: [],
+    steps: steps.map((a, step) => ({ trial: 3, step, localAlignment: a })),
+  });
+  const runs = [run(1, [1, 2, 3, NaN], [0.1, 0.2]), run(2, [3, 4, 5, 7], [0.3, 0.0])];
+  const t = windowSummary(runs, "localAlignment", [[0, 2], [2, 4]]).objects() as any[];
+  const w1 = t.find((r) => r.window === "0-2");
+  assert.deepEqual([w1.mean, w1.min, w1.max, w1.n], [2.5, 1.5, 3.5, 2]);
+  assert.ok(Math.abs(w1.sd - Math.SQRT2) < 1e-12);
+  const w2 = t.find((r) => r.window === "2-4");
+  assert.deepEqual([w2.min, w2.max], [3, 6], "NaN entries are skipped");
+  assert.throws(() => windowSummary(runs, "localAlignment", [[10, 20]]), /no localAlignment values in trials 10-20/);
+  const s = stepBand(runs, "c", 3);
+  assert.deepEqual(s.x, [0, 1]);
+  assert.deepEqual(s.lo, [0.1, 0.0]);
+  assert.deepEqual(s.hi, [0.3, 0.2]);
+  assert.ok(Math.abs(s.mean[0] - 0.2) < 1e-15);
+  assert.throws(() => stepBand(runs, "c", 0), /no per-step records of trial 0/);
 });
