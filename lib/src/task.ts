@@ -312,3 +312,29 @@ export function makeTrials(spec: TrialSpec, B: number, rng: Rng): TrialBatch {
 export function at(array: ArrayLike<number>, B: number, C: number, t: number, b: number, channel: number): number {
   return array[(t * B + b) * C + channel];
 }
+
+/** The trials `ids` of a batch (in that order) as a new batch, e.g. one trial for a per-trial analysis. */
+export function selectTrials(batch: TrialBatch, ids: ArrayLike<number>): TrialBatch {
+  integer("ids.length", ids.length, 1);
+  const { T, B } = batch;
+  const n = ids.length;
+  const pick = (a: Float64Array, width: number) => {
+    const out = new Float64Array(T * n * width);
+    for (let t = 0; t < T; t++) for (let j = 0; j < n; j++) for (let c = 0; c < width; c++) out[(t * n + j) * width + c] = a[(t * B + ids[j]) * width + c];
+    return out;
+  };
+  const pick2 = (a: Float64Array) => Float64Array.from({ length: 2 * n }, (_, i) => a[2 * ids[i >> 1] + (i & 1)]);
+  for (let j = 0; j < n; j++) integer(`ids[${j}]`, ids[j], 0, B - 1);
+  return {
+    ...batch,
+    B: n,
+    inputs: pick(batch.inputs, N_INPUTS),
+    velocity: pick(batch.velocity, 2),
+    position: pick(batch.position, 2),
+    reference: pick(batch.reference, 2),
+    pushes: pick(batch.pushes, 2),
+    start: pick2(batch.start),
+    end: pick2(batch.end),
+    targetId: Int32Array.from(ids, (i) => batch.targetId[i]),
+  };
+}

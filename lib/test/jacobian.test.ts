@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "../src/network";
 import { JACOBIAN_KINDS, JacobianKind, StepJacobian, jacobianNorms } from "../src/analysis/jacobian";
-import { setup } from "./reference-forward";
+import { largestEigenvalue, setup } from "./reference-forward";
 
 /**
  * One step of the dynamics written out in the test, from a state (x_k, e_k) to (x_{k+1}, e_{k+1}), with the
@@ -74,41 +74,6 @@ function fdJacobian(n: net.Network, ro: net.Rollout, b: number, k: number, kind:
     for (let i = 0; i < dim; i++) J[i * dim + j] = (fu[i] - fd[i]) / (2 * hj);
   }
   return J;
-}
-
-/** Largest eigenvalue of a symmetric matrix by cyclic Jacobi rotations (dense, for tiny matrices). */
-function largestEigenvalue(S: Float64Array, n: number): number {
-  const A = Float64Array.from(S);
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += A[p * n + q] ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = A[p * n + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p];
-          const akq = A[k * n + q];
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k];
-          const aqk = A[q * n + k];
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  let best = -Infinity;
-  for (let i = 0; i < n; i++) best = Math.max(best, A[i * n + i]);
-  return best;
 }
 
 function matmul(A: Float64Array, B: Float64Array, n: number): Float64Array {

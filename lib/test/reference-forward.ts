@@ -65,3 +65,42 @@ export function setup(overrides: Partial<net.NetworkConfig> = {}, T = 30) {
   return { n, batch, x0 };
 }
 
+
+/** Every eigenvalue of a symmetric matrix, ascending, by cyclic Jacobi rotations (dense, for small matrices). */
+export function symmetricEigenvalues(S: Float64Array, n: number): number[] {
+  const A = Float64Array.from(S);
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += A[p * n + q] ** 2;
+    if (off < 1e-30) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = A[p * n + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = A[k * n + p];
+          const akq = A[k * n + q];
+          A[k * n + p] = c * akp - s * akq;
+          A[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = A[p * n + k];
+          const aqk = A[q * n + k];
+          A[p * n + k] = c * apk - s * aqk;
+          A[q * n + k] = s * apk + c * aqk;
+        }
+      }
+    }
+  }
+  return Array.from({ length: n }, (_, i) => A[i * n + i]).sort((a, b) => a - b);
+}
+
+export function largestEigenvalue(S: Float64Array, n: number): number {
+  const ev = symmetricEigenvalues(S, n);
+  return ev[n - 1];
+}
+

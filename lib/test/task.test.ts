@@ -161,3 +161,18 @@ test("bad parameters are rejected with a message naming the parameter", () => {
   assert.throws(() => task.centreOutAll({ goTime: 100 }), /goTime: must be an integer in \[50, 75\]/);
   assert.throws(() => task.addPushes(task.centreOutAll(), rng, { probability: 2 }), /push.probability/);
 });
+
+test("selectTrials picks trials in the given order, every per-trial array with them", () => {
+  const b = task.rotate(task.centreOutAll(), 30);
+  const s = task.selectTrials(b, [5, 2]);
+  assert.equal(s.B, 2);
+  assert.deepEqual(Array.from(s.targetId), [5, 2]);
+  for (const t of [0, 60, b.T - 1]) {
+    for (const [j, id] of [[0, 5], [1, 2]]) {
+      for (let c = 0; c < 3; c++) assert.equal(s.inputs[(t * 2 + j) * 3 + c], b.inputs[(t * b.B + id) * 3 + c]);
+      for (let c = 0; c < 2; c++) assert.equal(s.reference[(t * 2 + j) * 2 + c], b.reference[(t * b.B + id) * 2 + c]);
+    }
+  }
+  assert.deepEqual(Array.from(s.end), [b.end[10], b.end[11], b.end[4], b.end[5]]);
+  assert.throws(() => task.selectTrials(b, [8]), /ids\[0\]/);
+});

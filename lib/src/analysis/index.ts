@@ -4,3 +4,5 @@ export * from "./acute";
 export * from "./activityGradient";
 export * from "./jacobian";
 export * from "./trialGradient";
+export * from "./krylov";
+export * from "./hessian";

@@ -17,6 +17,7 @@
 import { gemm } from "../kernels";
 import { Network, Rollout, effectiveFeedback } from "../network";
 import { Rng } from "../rng";
+import { tridiagonalEigenvalue } from "./krylov";
 import { ParameterError, integer, oneOf, positive } from "../validate";
 
 export const JACOBIAN_KINDS = ["open", "closed", "reduced"] as const;
@@ -376,7 +377,7 @@ export function lanczosTop(
       n = Math.sqrt(n);
       beta[b * m + j] = n;
       len[b] = j + 1;
-      top[b] = tridiagonalTop(alpha.subarray(b * m, b * m + j + 1), beta.subarray(b * m, b * m + j));
+      top[b] = tridiagonalEigenvalue(alpha.subarray(b * m, b * m + j + 1), beta.subarray(b * m, b * m + j), j);
       const invariant = n <= 1e-13 * Math.max(top[b], 1e-300);
       if (invariant || Math.abs(top[b] - prev[b]) <= tol * top[b]) done[b] = 1;
       prev[b] = top[b];
@@ -385,33 +386,4 @@ export function lanczosTop(
     }
   }
   return { top, its: j, ok: done.every((d) => d === 1) };
-}
-
-/** Largest eigenvalue of the symmetric tridiagonal matrix with diagonal a and off-diagonal b, by Sturm bisection. */
-function tridiagonalTop(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const r = (i > 0 ? Math.abs(b[i - 1]) : 0) + (i < n - 1 ? Math.abs(b[i]) : 0);
-    lo = Math.min(lo, a[i] - r);
-    hi = Math.max(hi, a[i] + r);
-  }
-  // count(x): eigenvalues below x.
-  const below = (x: number) => {
-    let c = 0;
-    let d = 1;
-    for (let i = 0; i < n; i++) {
-      d = a[i] - x - (i > 0 ? (b[i - 1] * b[i - 1]) / d : 0);
-      if (d === 0) d = -1e-300;
-      if (d < 0) c++;
-    }
-    return c;
-  };
-  for (let it = 0; it < 200 && hi - lo > 1e-15 * Math.max(Math.abs(hi), Math.abs(lo), 1e-300); it++) {
-    const mid = 0.5 * (lo + hi);
-    if (below(mid) >= n) hi = mid;
-    else lo = mid;
-  }
-  return 0.5 * (lo + hi);
 }
