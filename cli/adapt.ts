@@ -6,7 +6,8 @@
  *
  * A condition is a rule (rflo, bptt, fed) with "+c" when the control input stays on during learning.
  * Per run: <condition>-seed<S>.trials.csv (one row per trial), .tests.csv (test error with feedback OFF on the
- * 8 rotated targets, before trial 0 and every --test-every trials), .json (settings, provenance, timing, final
+ * 8 rotated targets, before trial 0 and every --test-every trials), optionally .steps.csv and .windows.csv
+ * (--step-trials, --efficiency-windows), .json (settings, provenance, timing, final
  * error; written last, it marks the run complete) and .wrec.safetensors (the adapted W_rec). An interrupted
  * run resumes from <...>.partial.safetensors (saved every 100 trials and on Ctrl-C).
  *
@@ -47,6 +48,8 @@ resume partial ones; other settings are refused. Shipped data is never written u
     out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("adapt"))}/persistent-rot<rotation>` },
     compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULE_NAMES, undefined),
     "trial-gradient": opt.flag("also compare each trial's summed update with the whole-trial BPTT gradient at its starting weights"),
+    "efficiency-windows": opt.list("window lengths (trials) for |W_{t+w} - W_t| against the path length, to <run>.windows.csv", opt.int("", 0, 1), []),
+    "test-gradient": opt.flag("at every test also take the test error's gradient, for first-order predicted decreases (tests.csv)"),
     "step-trials": opt.list("trials whose per-step alignment is written to <run>.steps.csv (needs --compare)", opt.int("", 0, 0), []),
     lr: opt.num("learning rate for every condition (default: the paper's per condition)", undefined, { above: 0 }),
     "lr-transform": opt.choice("apply the reference code's hidden LR rescalings (SPEC §6.4)", ["none", "reference"] as const, "none"),
@@ -87,6 +90,8 @@ runCli(spec, async ({ values: a }) => {
         compare: a.compare ?? null,
         trialGradient: a["trial-gradient"],
         stepTrials: a["step-trials"].filter((t) => t < a.trials),
+        efficiencyWindows: a["efficiency-windows"],
+        testGradient: a["test-gradient"],
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
       const base = path.join(out, `${label}-seed${seed}`);
@@ -130,6 +135,7 @@ runCli(spec, async ({ values: a }) => {
       "--threads", String(a.threads), "--workers", "1",
       ...(a.compare ? ["--compare", a.compare] : []), ...(a.lr !== undefined ? ["--lr", String(a.lr)] : []),
       ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
+      ...(a["test-gradient"] ? ["--test-gradient"] : []), ...(a["efficiency-windows"].length ? ["--efficiency-windows", a["efficiency-windows"].join(",")] : []),
       ...(a["replace-shipped"] ? ["--replace-shipped"] : []), ...(a["allow-dirty"] ? ["--allow-dirty"] : []),
     ];
     console.error(`${todo.length} runs, ${workers} at a time (one process each); results -> ${rel(out)}`);
@@ -189,6 +195,7 @@ runCli(spec, async ({ values: a }) => {
     writeFileAtomic(`${r.base}.trials.csv`, aq.from(adapter.trialLog).toCSV());
     writeFileAtomic(`${r.base}.tests.csv`, aq.from(adapter.testLog).toCSV());
     if (adapter.stepLog.length) writeFileAtomic(`${r.base}.steps.csv`, aq.from(adapter.stepLog).toCSV());
+    if (adapter.windowLog.length) writeFileAtomic(`${r.base}.windows.csv`, aq.from(adapter.windowLog).toCSV());
     saveCheckpoint(`${r.base}.wrec.safetensors`, {
       kind: "adapted-wrec",
       config,

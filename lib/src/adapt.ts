@@ -18,7 +18,7 @@ import { ReachConfig, TrialBatch, centreOutAll, centreOutRandom, reachConfig, ro
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
 import { cosine, frobenius } from "./analysis/alignment";
 import { describeDiff, settingsDiff } from "./provenance";
-import { CheckpointError, loadCheckpoint, loadNetwork, saveNetwork } from "./checkpoint";
+import { CheckpointError, Tensor, loadCheckpoint, loadNetwork, saveNetwork } from "./checkpoint";
 
 /** The paper's learning rates ([PAPER], FIGURES.md); FED (not in the paper) uses RFLO's. */
 export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
@@ -53,6 +53,16 @@ export interface AdaptConfig {
   trialGradient: boolean;
   /** Trials whose per-step local alignment is kept (stepLog; needs compare), e.g. [0, 100, 999]. */
   stepTrials: number[];
+  /**
+   * Window lengths w (trials) over which to record |W_{t+w} - W_t| and the path length sum |dW_trial|
+   * (windowLog, windows starting at multiples of w): the across-trial update efficiency (F5a ii).
+   */
+  efficiencyWindows: number[];
+  /**
+   * At every test, also the gradient of the test error, so that the next test records the first-order
+   * predicted decrease beside the measured one (F5a iii). Costs one backward pass per test.
+   */
+  testGradient: boolean;
   reach: ReachConfig;
 }
 
@@ -73,6 +83,8 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
     compare: null,
     trialGradient: false,
     stepTrials: [],
+    efficiencyWindows: [],
+    testGradient: false,
     ...overrides,
     reach: reachConfig(overrides.reach),
   };
@@ -87,6 +99,9 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
   if (typeof c.trialGradient !== "boolean") throw new ParameterError("trialGradient", `must be a boolean, got ${c.trialGradient}`);
   if (!Array.isArray(c.stepTrials)) throw new ParameterError("stepTrials", "must be an array of trial indices");
   c.stepTrials.forEach((t, i) => integer(`stepTrials[${i}]`, t, 0));
+  if (!Array.isArray(c.efficiencyWindows)) throw new ParameterError("efficiencyWindows", "must be an array of window lengths");
+  c.efficiencyWindows.forEach((w, i) => integer(`efficiencyWindows[${i}]`, w, 1));
+  if (typeof c.testGradient !== "boolean") throw new ParameterError("testGradient", `must be a boolean, got ${c.testGradient}`);
   if (c.stepTrials.length && c.compare === null) throw new ParameterError("stepTrials", "needs a comparison rule (compare), whose per-step alignment it keeps");
   if (typeof c.control !== "boolean") throw new ParameterError("control", `must be a boolean, got ${c.control}`);
   return c;
@@ -131,6 +146,14 @@ function accumulatePair(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64A
   return a instanceof Float32Array ? accumulatePair32(a, b, sumA, sumB) : accumulatePair64(a, b, sumA, sumB);
 }
 
+/** Sees the steps of a learning trial (Adapter.trial); it must not change the network or the rollout. */
+export interface StepObserver {
+  /** After step k's state (x_{k+1}, e_{k+1}) exists and before the rule's update: net.params.wRec holds the weights used so far. */
+  beforeUpdate?(k: number, ctx: { net: Network; ro: Rollout; batch: TrialBatch; x0: FArray; trial: number }): void;
+  /** After the update, with the rule's unscaled dw_k. */
+  afterUpdate?(k: number, dw: FArray): void;
+}
+
 export interface TrialRecord {
   trial: number;
   /** Target index of this trial. */
@@ -166,6 +189,18 @@ export interface TestRecord {
   trial: number;
   /** mean(E^2) over the 8 rotated centre-out targets with feedback OFF, from fixed initial states. */
   testError: number;
+  /** With testGradient: |W_rec - W_rec at the previous test|_F (NaN at the first test). */
+  stepDistance?: number;
+  /** With testGradient: the first-order prediction -grad(testError)(previous test) . (W_rec - W_rec at the previous test). */
+  predictedDecrease?: number;
+}
+
+/** With efficiencyWindows: over trials [end - window, end), |W_end - W_start|_F against the path length sum |dW_trial|_F. */
+export interface WindowRecord {
+  window: number;
+  end: number;
+  distance: number;
+  path: number;
 }
 
 export class Adapter {
@@ -180,6 +215,10 @@ export class Adapter {
   readonly trialLog: TrialRecord[] = [];
   readonly testLog: TestRecord[] = [];
   readonly stepLog: StepRecord[] = [];
+  readonly windowLog: WindowRecord[] = [];
+  private windowStart = new Map<number, { w: Float64Array; path: number }>();
+  private testAt?: { w: Float64Array; g: Float64Array };
+  private testWork: TrialGradientWork = {};
   private ro?: Rollout;
   private trialWork: TrialGradientWork = {};
   private x0: FArray;
@@ -214,13 +253,56 @@ export class Adapter {
   /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
   test(): TestRecord {
     const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init") });
-    const rec = { trial: this.done, testError: taskLoss(ro) };
+    const rec: TestRecord = { trial: this.done, testError: taskLoss(ro) };
+    if (this.config.testGradient) {
+      const w = this.net.params.wRec;
+      if (this.testAt) {
+        // grad(testError) = -G * 2 / |E| with G = -d(sum |e|^2 / 2)/dW from trialGradient.
+        const { w: w0, g } = this.testAt;
+        let d2 = 0;
+        let pred = 0;
+        for (let i = 0; i < w.length; i++) {
+          const d = w[i] - w0[i];
+          d2 += d * d;
+          pred += g[i] * d;
+        }
+        rec.stepDistance = Math.sqrt(d2);
+        rec.predictedDecrease = (pred * 2) / ro.e.length;
+      } else {
+        rec.stepDistance = NaN; // the first test has no previous one (NaN, not absent: CSV columns follow the first row)
+        rec.predictedDecrease = NaN;
+      }
+      const g = trialGradient(this.net, this.testSet, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false }, this.testWork);
+      this.testAt = { w: Float64Array.from(w), g: Float64Array.from(g) };
+    }
     this.testLog.push(rec);
     return rec;
   }
 
-  /** One learning trial. */
-  trial(): TrialRecord {
+  /** Adds the trial just done to the efficiency windows (efficiencyWindows). */
+  private windows(updateNorm: number): void {
+    const wRec = this.net.params.wRec;
+    for (const w of this.config.efficiencyWindows) {
+      let st = this.windowStart.get(w);
+      if (!st) {
+        st = { w: Float64Array.from(this.w0), path: 0 };
+        this.windowStart.set(w, st);
+      }
+      st.path += updateNorm;
+      if (this.done % w !== 0) continue;
+      let d2 = 0;
+      for (let i = 0; i < wRec.length; i++) {
+        const d = wRec[i] - st.w[i];
+        d2 += d * d;
+      }
+      this.windowLog.push({ window: w, end: this.done, distance: Math.sqrt(d2), path: st.path });
+      st.w.set(wRec);
+      st.path = 0;
+    }
+  }
+
+  /** One learning trial; `observer` (optional) sees every step before and after the update (e.g. second-order analyses). */
+  trial(observer?: StepObserver): TrialRecord {
     const c = this.config;
     const batch = rotate(centreOutRandom(1, this.trialsRng, c.reach), c.rotationDeg);
     const net = this.net;
@@ -232,7 +314,7 @@ export class Adapter {
     this.x0.set(ro.x.subarray(0, net.config.N));
     const rule = this.rule;
     const cmp = this.comparison;
-    const record = cmp !== null || c.trialGradient;
+    const record = cmp !== null || c.trialGradient || observer?.afterUpdate !== undefined;
     const keepSteps = cmp !== null && c.stepTrials.includes(this.done);
     rule.reset(net, ro);
     cmp?.reset(net, ro);
@@ -250,9 +332,11 @@ export class Adapter {
         dwCompare.fill(0);
         cmp.accumulate(k, dwCompare, 1);
       }
+      observer?.beforeUpdate?.(k, { net, ro, batch, x0: this.x0, trial: this.done });
       stepwise += rule.accumulate(k, wRec, this.lr); // W_rec += lr * dw_k, in place: the same with or without measurements
       if (!record) continue;
       rule.lastUpdate(dw);
+      observer?.afterUpdate?.(k, dw);
       if (cmp) {
         const a = accumulatePair(dw, dwCompare, sumDw, sumCompare);
         local += a;
@@ -272,6 +356,7 @@ export class Adapter {
     }
     const updateNorm = Math.sqrt(change);
     this.done += 1;
+    if (this.config.efficiencyWindows.length) this.windows(updateNorm);
     const rec: TrialRecord = {
       trial: this.done - 1,
       target: batch.targetId[0],
@@ -308,7 +393,20 @@ export class Adapter {
   /** Writes the run so far (adapted W_rec, random streams, logs, config; `meta` e.g. provenance) for `resume`, atomically. */
   save(file: string, meta: Record<string, unknown> = {}): void {
     const rng: Record<string, RngState> = { trials: this.trialsRng.state(), init: this.initRng.state() };
-    saveNetwork(file, this.net, { rng, metrics: { trials: this.trialLog, tests: this.testLog, steps: this.stepLog, config: this.config }, meta });
+    // The measurement state that spans trials: window starts and the last test's weights and gradient.
+    const N = this.net.config.N;
+    const tensors: Record<string, Tensor> = {};
+    const paths: Record<string, number> = {};
+    for (const [w, st] of this.windowStart) {
+      tensors[`window.${w}`] = { shape: [N, N], data: st.w };
+      paths[w] = st.path;
+    }
+    if (this.testAt) {
+      tensors["test.w"] = { shape: [N, N], data: this.testAt.w };
+      tensors["test.grad"] = { shape: [N, N], data: this.testAt.g };
+    }
+    const metrics = { trials: this.trialLog, tests: this.testLog, steps: this.stepLog, windows: this.windowLog, windowPaths: paths, config: this.config };
+    saveNetwork(file, this.net, { rng, metrics, meta, tensors });
   }
 
   /** The adaptation config stored in a file written by `save` (to check it before resuming). */
@@ -321,7 +419,14 @@ export class Adapter {
   /** Continues a run saved by `save`; the config must be the one it was saved with. */
   static resume(pretrained: Network, config: AdaptConfig, file: string): Adapter {
     const ck = loadNetwork(file);
-    const saved = ck.metrics as { trials: Record<string, number | null>[]; tests: TestRecord[]; steps?: StepRecord[]; config: unknown };
+    const saved = ck.metrics as {
+      trials: Record<string, number | null>[];
+      tests: TestRecord[];
+      steps?: StepRecord[];
+      windows?: WindowRecord[];
+      windowPaths?: Record<string, number>;
+      config: unknown;
+    };
     const diff = settingsDiff(adaptConfig(saved.config as Partial<AdaptConfig>), config);
     if (diff.length) throw new CheckpointError(file, `was written with another adaptation config (stored -> requested: ${describeDiff(diff)})`);
     const a = new Adapter(pretrained, config);
@@ -330,8 +435,15 @@ export class Adapter {
     a.initRng = Rng.fromState(ck.rng.init);
     // JSON stores NaN (no comparison rule) as null.
     a.trialLog.push(...saved.trials.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TrialRecord));
-    a.testLog.push(...saved.tests);
+    a.testLog.push(...saved.tests.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TestRecord));
     a.stepLog.push(...(saved.steps ?? []).map((r) => ({ ...r, localAlignment: r.localAlignment ?? NaN })));
+    a.windowLog.push(...(saved.windows ?? []));
+    for (const [w, path] of Object.entries(saved.windowPaths ?? {})) {
+      const t = ck.extra[`window.${w}`];
+      if (!t) throw new CheckpointError(file, `misses tensor window.${w}`);
+      a.windowStart.set(Number(w), { w: Float64Array.from(t.data), path });
+    }
+    if (ck.extra["test.w"] && ck.extra["test.grad"]) a.testAt = { w: Float64Array.from(ck.extra["test.w"].data), g: Float64Array.from(ck.extra["test.grad"].data) };
     a.done = saved.trials.length;
     return a;
   }

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as aqType from "arquero";
 import type { ColumnTable } from "arquero";
-import type { StepRecord, TestRecord, TrialRecord } from "./adapt";
+import type { StepRecord, TestRecord, TrialRecord, WindowRecord } from "./adapt";
 import { Network, cloneNetwork } from "./network";
 import { CheckpointError, TORCH_NAMES, loadCheckpoint } from "./checkpoint";
 
@@ -22,6 +22,8 @@ export interface RunRecords {
   tests: TestRecord[];
   /** Per-step local alignment of the trials listed in the run's stepTrials (empty when none). */
   steps?: StepRecord[];
+  /** Efficiency windows (efficiencyWindows; empty when none). */
+  windows?: WindowRecord[];
 }
 
 /** Reads every complete run in `dir` (files <condition>-seed<S>.{json,trials.csv,tests.csv}). */
@@ -40,6 +42,7 @@ export function loadAdaptationRuns(dir: string): RunRecords[] {
       trials: read(".trials.csv") as unknown as TrialRecord[],
       tests: read(".tests.csv") as unknown as TestRecord[],
       steps: fs.existsSync(`${base}.steps.csv`) ? (read(".steps.csv") as unknown as StepRecord[]) : [],
+      windows: fs.existsSync(`${base}.windows.csv`) ? (read(".windows.csv") as unknown as WindowRecord[]) : [],
     });
   }
   if (runs.length === 0) throw new Error(`no complete runs in ${dir}`);

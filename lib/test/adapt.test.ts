@@ -127,7 +127,7 @@ test("RFLO's float32 updates agree across engines", { skip: nativeAvailable() ? 
 
 test("a saved and resumed adaptation run ends identical to an uninterrupted one", () => {
   const pre = pretrainedSmall();
-  const config = adaptConfig({ rule: "rflo", trials: 8, testEvery: 4, compare: "bptt", trialGradient: true, stepTrials: [2, 5] });
+  const config = adaptConfig({ rule: "rflo", trials: 8, testEvery: 4, compare: "bptt", trialGradient: true, stepTrials: [2, 5], efficiencyWindows: [1, 2, 5], testGradient: true });
   const straight = new Adapter(pre, config);
   straight.run();
   const first = new Adapter(pre, config);
@@ -141,6 +141,32 @@ test("a saved and resumed adaptation run ends identical to an uninterrupted one"
   assert.deepEqual(resumed.trialLog, straight.trialLog);
   assert.deepEqual(resumed.testLog, straight.testLog);
   assert.deepEqual(resumed.stepLog, straight.stepLog);
+  assert.deepEqual(resumed.windowLog, straight.windowLog);
   assert.deepEqual(resumed.net.params.wRec, straight.net.params.wRec);
   assert.throws(() => Adapter.resume(pre, { ...config, lr: 1e-3 }, file), /another adaptation config/);
+});
+
+test("efficiency windows and the test-error gradient: distances, path lengths, first-order predictions", () => {
+  const pre = pretrainedSmall();
+  const a = new Adapter(pre, adaptConfig({ rule: "rflo", lr: 2e-6, trials: 6, testEvery: 2, efficiencyWindows: [1, 3, 6], testGradient: true }));
+  a.run();
+  const byWindow = (w: number) => a.windowLog.filter((r) => r.window === w);
+  assert.deepEqual(byWindow(1).map((r) => r.end), [1, 2, 3, 4, 5, 6]);
+  byWindow(1).forEach((r, i) => {
+    assert.equal(r.distance, a.trialLog[i].updateNorm, "a one-trial window is that trial's update");
+    assert.equal(r.path, a.trialLog[i].updateNorm);
+  });
+  const [w3a, w3b] = byWindow(3);
+  assert.ok(Math.abs(w3a.path - (a.trialLog[0].updateNorm + a.trialLog[1].updateNorm + a.trialLog[2].updateNorm)) < 1e-15);
+  assert.ok(w3a.distance <= w3a.path && w3b.distance <= w3b.path, "triangle inequality");
+  assert.ok(Math.abs(byWindow(6)[0].distance - a.trialLog[5].driftNorm) < 1e-12, "the whole run's window is the drift");
+  assert.ok(Number.isNaN(a.testLog[0].predictedDecrease));
+  for (const t of a.testLog.slice(1)) {
+    const prev = a.testLog[a.testLog.indexOf(t) - 1];
+    const measured = prev.testError - t.testError;
+    // A small learning rate: the first-order prediction is close to the measured change.
+    assert.ok(Math.abs(t.predictedDecrease! - measured) < 0.05 * Math.abs(measured), `predicted ${t.predictedDecrease} vs measured ${measured}`);
+    assert.ok(t.stepDistance! > 0);
+  }
+  assert.throws(() => adaptConfig({ efficiencyWindows: [0] }), /efficiencyWindows\[0\]/);
 });
