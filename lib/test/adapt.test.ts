@@ -10,6 +10,7 @@ import { Pretrainer, pretrainConfig } from "../src/train";
 import { nativeAvailable, setEngine } from "../src/kernels";
 import { Rflo } from "../src/rules";
 import * as task from "../src/task";
+import { cumulativeEfficiency, functionSpaceEfficiency, meanOver, windowEfficiency, withinTrialEfficiency } from "../src/analysis/efficiency";
 
 function pretrainedSmall() {
   const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 60, batchSize: 32, evalEvery: 60, network: { N: 30 } }));
@@ -169,4 +170,18 @@ test("efficiency windows and the test-error gradient: distances, path lengths, f
     assert.ok(t.stepDistance! > 0);
   }
   assert.throws(() => adaptConfig({ efficiencyWindows: [0] }), /efficiencyWindows\[0\]/);
+  // The three efficiency definitions read these records.
+  const run = { trials: a.trialLog, tests: a.testLog, windows: a.windowLog };
+  assert.deepEqual(Array.from(withinTrialEfficiency(run)), a.trialLog.map((t) => t.efficiency));
+  const cum = cumulativeEfficiency(run);
+  const path = a.trialLog.reduce((s, t) => s + t.updateNorm, 0);
+  assert.ok(Math.abs(cum[5] - a.trialLog[5].driftNorm / path) < 1e-15 && cum[0] === 1);
+  assert.deepEqual(windowEfficiency(run, 1).efficiency, [1, 1, 1, 1, 1, 1]);
+  assert.ok(windowEfficiency(run, 3).efficiency.every((e) => e > 0 && e <= 1));
+  assert.throws(() => windowEfficiency(run, 4), /no windows of length 4/);
+  const fs3 = functionSpaceEfficiency(run);
+  assert.deepEqual(fs3.end, [2, 4, 6]);
+  assert.ok(Math.abs(fs3.measured[0] - (a.testLog[0].testError - a.testLog[1].testError) / a.testLog[1].stepDistance!) < 1e-15);
+  assert.ok(Math.abs(fs3.predicted[0] - a.testLog[1].predictedDecrease! / a.testLog[1].stepDistance!) < 1e-15);
+  assert.equal(meanOver([0, 1, 2, 3], [1, NaN, 3, 5], 0, 3), 2);
 });

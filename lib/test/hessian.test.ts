@@ -6,6 +6,9 @@ import { Rng } from "../src/rng";
 import { StepHessian } from "../src/analysis/hessian";
 import { cg, lanczosExtremes, minres, tridiagonalEigenvalue } from "../src/analysis/krylov";
 import { naiveForward, setup, symmetricEigenvalues } from "./reference-forward";
+import { secondOrderAlignment } from "../src/analysis/secondOrder";
+import { Adapter, adaptConfig } from "../src/adapt";
+import { Pretrainer, pretrainConfig } from "../src/train";
 
 function problem(config: Partial<net.NetworkConfig> = {}, feedback = true, k = 17) {
   const { n, batch, x0 } = setup({ N: 5, ...config }, 25);
@@ -169,4 +172,49 @@ test("MINRES (indefinite) and CG (definite) against dense solves; Lanczos extrem
   // Tridiagonal bisection: a 3x3 example by hand (eigenvalues 2 - sqrt 2, 2, 2 + sqrt 2).
   assert.ok(Math.abs(tridiagonalEigenvalue([2, 2, 2], [-1, -1], 0) - (2 - Math.SQRT2)) < 1e-13);
   assert.ok(Math.abs(tridiagonalEigenvalue([2, 2, 2], [-1, -1], 2) - (2 + Math.SQRT2)) < 1e-13);
+});
+
+test("secondOrderAlignment replays a run and equals the dense computation at a small size", () => {
+  const p = Pretrainer.create(pretrainConfig({ seed: 2, batches: 20, batchSize: 16, evalEvery: 20, network: { N: 10 } }));
+  while (p.done < 20) p.step();
+  const config = adaptConfig({ rule: "rflo", control: true, trials: 3, lr: 1e-3 });
+  const rows = secondOrderAlignment(p.net, config, { trials: [2], steps: [40], lambdas: [1e-3, 1], tol: 1e-9, maxIterations: 5000, eigenIterations: 100 });
+  assert.equal(rows.length, 2);
+  // The same moment by hand: dense H from products, a dense solve, dense eigenvalues.
+  const a = new Adapter(p.net, config);
+  a.trial();
+  a.trial();
+  let dense: { s: Float64Array[]; g: Float64Array; ev: number[] } | null = null;
+  let dwAt: Float64Array | null = null;
+  a.trial({
+    beforeUpdate: (k, ctx) => {
+      if (k !== 40) return;
+      const H = new StepHessian({ net: ctx.net, batch: ctx.batch, x0: ctx.x0, eps: ctx.ro.eps, feedback: true, k });
+      const Hd = denseOf((v, out) => H.hvp(v, out), H.dim);
+      const g = H.gradient();
+      const s = [1e-3, 1].map((lambda) => {
+        const A = Float64Array.from(Hd);
+        for (let i = 0; i < H.dim; i++) A[i * H.dim + i] += lambda;
+        return denseSolve(A, g.map((v) => -v), H.dim);
+      });
+      dense = { s, g, ev: symmetricEigenvalues(Hd, H.dim) };
+    },
+    afterUpdate: (k, dw) => {
+      if (k === 40) dwAt = Float64Array.from(dw);
+    },
+  });
+  const d = dense!;
+  const cos = (x: ArrayLike<number>, y: ArrayLike<number>) => {
+    let xy = 0, xx = 0, yy = 0;
+    for (let i = 0; i < x.length; i++) { xy += x[i] * y[i]; xx += x[i] * x[i]; yy += y[i] * y[i]; }
+    return xy / Math.sqrt(xx * yy);
+  };
+  rows.forEach((r, i) => {
+    assert.ok(r.converged && r.residual <= 1e-9, `lambda ${r.lambda}: residual ${r.residual}`);
+    assert.ok(Math.abs(r.cosRule - cos(d.s[i], dwAt!)) < 1e-6, `cos(s, dw) ${r.cosRule} vs dense ${cos(d.s[i], dwAt!)}`);
+    assert.ok(Math.abs(r.cosGradient - cos(d.s[i], d.g.map((v) => -v))) < 1e-6);
+    assert.ok(Math.abs(r.cosRuleGradient - cos(dwAt!, d.g.map((v) => -v))) < 1e-12);
+  });
+  const scale = Math.max(Math.abs(d.ev[0]), Math.abs(d.ev[d.ev.length - 1]));
+  assert.ok(Math.abs(rows[0].eigMin - d.ev[0]) < 1e-6 * scale && Math.abs(rows[0].eigMax - d.ev[d.ev.length - 1]) < 1e-6 * scale, `${rows[0].eigMin} ${rows[0].eigMax} vs ${d.ev[0]} ${d.ev[d.ev.length - 1]}`);
 });

@@ -6,3 +6,5 @@ export * from "./jacobian";
 export * from "./trialGradient";
 export * from "./krylov";
 export * from "./hessian";
+export * from "./secondOrder";
+export * from "./efficiency";
