@@ -31,6 +31,8 @@ export interface SecondOrderOptions {
   maxIterations?: number;
   /** Lanczos iterations for the extreme eigenvalues of H (0: skip; default 0). */
   eigenIterations?: number;
+  /** Steps to leave out (e.g. those a resumed run has already). */
+  skip?: (trial: number, step: number) => boolean;
   /** Called with each row as it is computed (progress). */
   onRow?: (row: SecondOrderRow) => void;
 }
@@ -80,7 +82,7 @@ export function secondOrderAlignment(pretrained: Network, config: AdaptConfig, o
   let pending: { rows: SecondOrderRow[]; solutions: Float64Array[]; minusG: Float64Array } | null = null;
   const observer: StepObserver = {
     beforeUpdate: (k, ctx) => {
-      if (!steps.has(k)) return;
+      if (!steps.has(k) || options.skip?.(ctx.trial, k)) return;
       const t0 = performance.now();
       const H = new StepHessian({ net: ctx.net, batch: ctx.batch, x0: ctx.x0, eps: ctx.ro.eps, feedback: c.control, k });
       const g = H.gradient();
