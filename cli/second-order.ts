@@ -37,7 +37,7 @@ at chosen steps of chosen trials. Identical settings resume; other settings are 
     seeds: opt.list("adaptation seeds", opt.int("", 0, 0), [1]),
     trials: opt.list("trials to analyse", opt.int("", 0, 0), [0, 100, 500, 999]),
     steps: opt.list("steps k to analyse in each of those trials", opt.int("", 0, 0), [10, 35, 60, 85, 110]),
-    lambdas: opt.list("damping values", opt.num("", 0, { above: 0 }), [1e-3, 1e-2, 1e-1, 1]),
+    lambdas: opt.list("damping values", opt.num("", 0, { above: 0 }), [1e-3, 1e-2, 1e-1, 1, 10]),
     matrix: opt.choice("curvature matrix", ["hessian", "gauss-newton"] as const, "hessian"),
     tol: opt.num("relative residual target, checked on the true residual", 1e-6, { above: 0 }),
     "max-iterations": opt.int("solver iteration limit per solve (non-convergence is recorded, not hidden)", 3000, 1),

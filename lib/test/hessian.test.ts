@@ -7,6 +7,7 @@ import { StepHessian } from "../src/analysis/hessian";
 import { cg, lanczosExtremes, minres, tridiagonalEigenvalue } from "../src/analysis/krylov";
 import { naiveForward, setup, symmetricEigenvalues } from "./reference-forward";
 import { secondOrderAlignment } from "../src/analysis/secondOrder";
+import * as dense from "../src/analysis/dense";
 import { Adapter, adaptConfig } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 
@@ -217,4 +218,20 @@ test("secondOrderAlignment replays a run and equals the dense computation at a s
   });
   const scale = Math.max(Math.abs(d.ev[0]), Math.abs(d.ev[d.ev.length - 1]));
   assert.ok(Math.abs(rows[0].eigMin - d.ev[0]) < 1e-6 * scale && Math.abs(rows[0].eigMax - d.ev[d.ev.length - 1]) < 1e-6 * scale, `${rows[0].eigMin} ${rows[0].eigMax} vs ${d.ev[0]} ${d.ev[d.ev.length - 1]}`);
+});
+
+test("dense reference: Householder + bisection eigenvalues and the pivoted solve against independent ones", () => {
+  const rng = Rng.seeded(9);
+  for (const n of [1, 2, 7, 30]) {
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = rng.normal();
+    const mine = dense.symmetricEigenvalues(A, n);
+    const ref = symmetricEigenvalues(A, n);
+    mine.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) < 1e-10, `n=${n}: eigenvalue ${i}: ${v} vs ${ref[i]}`));
+    const b = Float64Array.from({ length: n }, () => rng.normal());
+    const x = dense.solveDense(A, b, n);
+    assert.ok(rel(x, denseSolve(A, b, n)) < 1e-9);
+    assert.deepEqual(dense.denseMatrix((v, out) => { for (let i = 0; i < n; i++) { let s = 0; for (let j = 0; j < n; j++) s += A[i * n + j] * v[j]; out[i] = s; } }, n), A);
+  }
+  assert.throws(() => dense.solveDense(new Float64Array(4), new Float64Array(2), 2), /singular/);
 });

@@ -8,3 +8,4 @@ export * from "./krylov";
 export * from "./hessian";
 export * from "./secondOrder";
 export * from "./efficiency";
+export * as dense from "./dense";
