@@ -42,6 +42,7 @@ at chosen steps of chosen trials. Identical settings resume; other settings are 
     tol: opt.num("relative residual target, checked on the true residual", 1e-6, { above: 0 }),
     "max-iterations": opt.int("solver iteration limit per solve (non-convergence is recorded, not hidden)", 3000, 1),
     eigen: opt.int("Lanczos iterations for the extreme eigenvalues of H (0: skip)", 60, 0),
+    dense: opt.flag("also form H densely, solve and diagonalise it (the reference's method; N*N <= 4096 only)"),
     rotation: opt.num("rotation of the targets, degrees", 30, { min: -180, max: 180 }),
     pretrained: { ...opt.str("pre-trained checkpoint", DEFAULT_PRETRAINED, "<file>"), shown: rel(DEFAULT_PRETRAINED) },
     out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("second-order"))}/rot<rotation>` },
@@ -57,7 +58,7 @@ runCli(spec, async ({ values: a }) => {
   const pre = loadNetwork(pretrained);
   const pretrainedSha256 = sha256File(pretrained);
   const threads = setThreads(a.threads);
-  const analysis = { trials: a.trials, steps: a.steps, lambdas: a.lambdas, matrix: a.matrix, tol: a.tol, maxIterations: a["max-iterations"], eigenIterations: a.eigen };
+  const analysis = { trials: a.trials, steps: a.steps, lambdas: a.lambdas, matrix: a.matrix, tol: a.tol, maxIterations: a["max-iterations"], eigenIterations: a.eigen, dense: a.dense };
   const lastTrial = Math.max(...a.trials);
   console.error(`pre-trained: ${rel(pretrained)} (sha256 ${pretrainedSha256.slice(0, 12)}); engine ${engine()}; results -> ${rel(dest.dir)}`);
   fs.mkdirSync(dest.dir, { recursive: true });

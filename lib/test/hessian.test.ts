@@ -175,11 +175,13 @@ test("MINRES (indefinite) and CG (definite) against dense solves; Lanczos extrem
   assert.ok(Math.abs(tridiagonalEigenvalue([2, 2, 2], [-1, -1], 2) - (2 + Math.SQRT2)) < 1e-13);
 });
 
+const pretrainedN = (N: number) => net.initNetwork({ N }, Rng.seeded(1));
+
 test("secondOrderAlignment replays a run and equals the dense computation at a small size", () => {
   const p = Pretrainer.create(pretrainConfig({ seed: 2, batches: 20, batchSize: 16, evalEvery: 20, network: { N: 10 } }));
   while (p.done < 20) p.step();
   const config = adaptConfig({ rule: "rflo", control: true, trials: 3, lr: 1e-3 });
-  const rows = secondOrderAlignment(p.net, config, { trials: [2], steps: [40], lambdas: [1e-3, 1], tol: 1e-9, maxIterations: 5000, eigenIterations: 100 });
+  const rows = secondOrderAlignment(p.net, config, { trials: [2], steps: [40], lambdas: [1e-3, 1], tol: 1e-9, maxIterations: 5000, eigenIterations: 100, dense: true });
   assert.equal(rows.length, 2);
   // The same moment by hand: dense H from products, a dense solve, dense eigenvalues.
   const a = new Adapter(p.net, config);
@@ -215,7 +217,11 @@ test("secondOrderAlignment replays a run and equals the dense computation at a s
     assert.ok(Math.abs(r.cosRule - cos(d.s[i], dwAt!)) < 1e-6, `cos(s, dw) ${r.cosRule} vs dense ${cos(d.s[i], dwAt!)}`);
     assert.ok(Math.abs(r.cosGradient - cos(d.s[i], d.g.map((v) => -v))) < 1e-6);
     assert.ok(Math.abs(r.cosRuleGradient - cos(dwAt!, d.g.map((v) => -v))) < 1e-12);
+    // The built-in dense columns agree with the hand computation too.
+    assert.ok(r.denseStepError < 1e-6 && Math.abs(r.cosRuleDense - cos(d.s[i], dwAt!)) < 1e-9, `dense columns: ${r.denseStepError} ${r.cosRuleDense}`);
   });
+  assert.ok(Math.abs(rows[0].eigMinDense - d.ev[0]) < 1e-9 && rows[0].conditionDense > 1);
+  assert.throws(() => secondOrderAlignment(pretrainedN(70), config, { trials: [0], steps: [1], dense: true }), /dense: needs N\*N <= 4096/);
   const scale = Math.max(Math.abs(d.ev[0]), Math.abs(d.ev[d.ev.length - 1]));
   assert.ok(Math.abs(rows[0].eigMin - d.ev[0]) < 1e-6 * scale && Math.abs(rows[0].eigMax - d.ev[d.ev.length - 1]) < 1e-6 * scale, `${rows[0].eigMin} ${rows[0].eigMax} vs ${d.ev[0]} ${d.ev[d.ev.length - 1]}`);
 });

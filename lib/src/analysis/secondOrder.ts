@@ -15,6 +15,7 @@ import { Rng } from "../rng";
 import { ParameterError, integer, oneOf, positive } from "../validate";
 import { StepHessian } from "./hessian";
 import { cg, lanczosExtremes, minres } from "./krylov";
+import { denseMatrix, solveDense, symmetricEigenvalues } from "./dense";
 import { cosine } from "./alignment";
 
 export interface SecondOrderOptions {
@@ -31,6 +32,11 @@ export interface SecondOrderOptions {
   maxIterations?: number;
   /** Lanczos iterations for the extreme eigenvalues of H (0: skip; default 0). */
   eigenIterations?: number;
+  /**
+   * Also form H densely and solve and diagonalise it directly (the reference's own method; only for small
+   * networks, N*N <= 4096): adds the dense columns to every row.
+   */
+  dense?: boolean;
   /** Steps to leave out (e.g. those a resumed run has already). */
   skip?: (trial: number, step: number) => boolean;
   /** Called with each row as it is computed (progress). */
@@ -59,6 +65,12 @@ export interface SecondOrderRow {
   eigMin: number;
   eigMax: number;
   seconds: number;
+  /** With dense: |s - s_dense| / |s_dense|, cos(s_dense, dw_k), the exact extreme eigenvalues of H and the condition number of H + lambda I (NaN otherwise). */
+  denseStepError: number;
+  cosRuleDense: number;
+  eigMinDense: number;
+  eigMaxDense: number;
+  conditionDense: number;
 }
 
 /** Replays an adaptation run from `pretrained` and analyses the chosen steps (see module comment). */
@@ -74,12 +86,14 @@ export function secondOrderAlignment(pretrained: Network, config: AdaptConfig, o
   const tol = positive("tol", options.tol ?? 1e-6);
   const maxIterations = integer("maxIterations", options.maxIterations ?? 2000, 1);
   const eigenIterations = integer("eigenIterations", options.eigenIterations ?? 0, 0);
+  const denseToo = options.dense === true;
+  if (denseToo && pretrained.config.N * pretrained.config.N > 4096) throw new ParameterError("dense", `needs N*N <= 4096 (the dense Hessian has (N*N)^2 entries), got N = ${pretrained.config.N}`);
   const trials = new Set(options.trials);
   const steps = new Set(options.steps);
 
   const adapter = new Adapter(pretrained, c);
   const rows: SecondOrderRow[] = [];
-  let pending: { rows: SecondOrderRow[]; solutions: Float64Array[]; minusG: Float64Array } | null = null;
+  let pending: { rows: SecondOrderRow[]; solutions: Float64Array[]; denseSolutions: Float64Array[]; minusG: Float64Array } | null = null;
   const observer: StepObserver = {
     beforeUpdate: (k, ctx) => {
       if (!steps.has(k) || options.skip?.(ctx.trial, k)) return;
@@ -91,11 +105,31 @@ export function secondOrderAlignment(pretrained: Network, config: AdaptConfig, o
       const eig = eigenIterations > 0 ? lanczosExtremes((v, out) => H.hvp(v, out), H.dim, { maxIterations: eigenIterations, rng: Rng.seeded(k, "lanczos") }) : null;
       const gNorm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
       const solutions: Float64Array[] = [];
+      const denseSolutions: Float64Array[] = [];
       const mine: SecondOrderRow[] = [];
+      const D = denseToo ? denseMatrix(op, H.dim) : null;
+      const ev = D ? symmetricEigenvalues(D, H.dim) : null;
       lambdas.forEach((lambda, i) => {
         const t1 = performance.now();
         const res = matrix === "hessian" ? minres(op, minusG, { shift: lambda, tol, maxIterations }) : cg(op, minusG, { shift: lambda, tol, maxIterations });
         solutions.push(res.x);
+        let denseStepError = NaN;
+        let conditionDense = NaN;
+        if (D && ev) {
+          const A = Float64Array.from(D);
+          for (let i = 0; i < H.dim; i++) A[i * H.dim + i] += lambda;
+          const sd = solveDense(A, minusG, H.dim);
+          denseSolutions.push(sd);
+          let num = 0;
+          let den = 0;
+          for (let i = 0; i < sd.length; i++) {
+            num += (res.x[i] - sd[i]) ** 2;
+            den += sd[i] ** 2;
+          }
+          denseStepError = Math.sqrt(num / den);
+          const shifted = ev.map((x) => Math.abs(x + lambda));
+          conditionDense = Math.max(...shifted) / Math.min(...shifted);
+        }
         mine.push({
           trial: ctx.trial,
           step: k,
@@ -111,9 +145,14 @@ export function secondOrderAlignment(pretrained: Network, config: AdaptConfig, o
           eigMin: i === 0 && eig ? eig.min : NaN,
           eigMax: i === 0 && eig ? eig.max : NaN,
           seconds: (performance.now() - (i === 0 ? t0 : t1)) / 1000,
+          denseStepError,
+          cosRuleDense: NaN,
+          eigMinDense: ev ? ev[0] : NaN,
+          eigMaxDense: ev ? ev[ev.length - 1] : NaN,
+          conditionDense,
         });
       });
-      pending = { rows: mine, solutions, minusG };
+      pending = { rows: mine, solutions, denseSolutions, minusG };
     },
     afterUpdate: (_k, dw) => {
       if (!pending) return;
@@ -122,6 +161,7 @@ export function secondOrderAlignment(pretrained: Network, config: AdaptConfig, o
       const cRG = cosine(dw, p.minusG);
       p.rows.forEach((row, i) => {
         row.cosRule = cosine(dw, p.solutions[i]);
+        if (p.denseSolutions.length) row.cosRuleDense = cosine(dw, p.denseSolutions[i]);
         row.cosRuleGradient = cRG;
         rows.push(row);
         options.onRow?.(row);
