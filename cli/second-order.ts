@@ -60,54 +60,61 @@ runCli(spec, async ({ values: a }) => {
   const threads = setThreads(a.threads);
   const analysis = { trials: a.trials, steps: a.steps, lambdas: a.lambdas, matrix: a.matrix, tol: a.tol, maxIterations: a["max-iterations"], eigenIterations: a.eigen, dense: a.dense };
   const lastTrial = Math.max(...a.trials);
-  console.error(`pre-trained: ${rel(pretrained)} (sha256 ${pretrainedSha256.slice(0, 12)}); engine ${engine()}; results -> ${rel(dest.dir)}`);
-  fs.mkdirSync(dest.dir, { recursive: true });
-  for (const label of a.conditions) {
-    for (const seed of a.seeds) {
+  const how = "Use another --out (nothing is overwritten).";
+  // Check every stored run against the request before computing anything.
+  const todo = a.conditions.flatMap((label) =>
+    a.seeds.map((seed) => {
       const control = label.endsWith("+c");
       const rule = (control ? label.slice(0, -2) : label) as RuleName;
       const config = adaptConfig({ rule, control, seed, trials: lastTrial + 1, rotationDeg: a.rotation });
       const settings = { config, analysis, pretrainedSha256 };
       const base = path.join(dest.dir, `${label}-seed${seed}`);
-      const how = "Use another --out (nothing is overwritten).";
+      let complete = false;
       let done: SecondOrderRow[] = [];
       if (fs.existsSync(`${base}.json`)) {
         const s = JSON.parse(fs.readFileSync(`${base}.json`, "utf8"));
         assertSameSettings(`${base}.json`, s.settings, settings, how);
-        if (s.complete) {
-          console.error(`${label} seed ${seed}: finished already with identical settings; reused`);
-          continue;
-        }
-        if (fs.existsSync(`${base}.csv`)) done = aq.fromCSV(fs.readFileSync(`${base}.csv`, "utf8")).objects() as unknown as SecondOrderRow[];
+        complete = s.complete === true;
+        if (!complete && fs.existsSync(`${base}.csv`)) done = aq.fromCSV(fs.readFileSync(`${base}.csv`, "utf8")).objects() as unknown as SecondOrderRow[];
       }
-      const skip = new Set(done.map((r) => `${r.trial}:${r.step}`));
-      const total = a.trials.length * a.steps.length;
-      const bar = new Progress({ label: `${label} seed ${seed}`, total, start: skip.size, unit: "step" });
-      const writeState = (complete: boolean, seconds: number) => {
-        writeFileAtomic(`${base}.csv`, aq.from(done).toCSV());
-        writeFileAtomic(`${base}.json`, JSON.stringify({ complete, condition: label, settings, ...dest.provenance, engine: engine().name, threads, secondsThisSession: seconds, finishedAt: complete ? new Date().toISOString() : null }, null, 2) + "\n");
-      };
-      writeState(false, 0);
-      const t0 = performance.now();
-      let stepsDone = skip.size;
-      let pendingStep = "";
-      secondOrderAlignment(pre.network, config, {
-        ...analysis,
-        skip: (trial, step) => skip.has(`${trial}:${step}`),
-        onRow: (row) => {
-          done.push(row);
-          const key = `${row.trial}:${row.step}`;
-          if (row.lambda === a.lambdas[a.lambdas.length - 1] && key !== pendingStep) {
-            pendingStep = key;
-            stepsDone += 1;
-            writeState(false, (performance.now() - t0) / 1000);
-            bar.update(stepsDone, { trial: row.trial, step: row.step, "cos(s, dw)": row.cosRule, iterations: row.iterations, residual: row.residual });
-          }
-        },
-      });
-      done.sort((x, y) => x.trial - y.trial || x.step - y.step || x.lambda - y.lambda);
-      writeState(true, (performance.now() - t0) / 1000);
-      console.error(`${label} seed ${seed}: ${done.length} rows in ${rel(base)}.csv`);
+      return { label, seed, config, settings, base, complete, done };
+    }),
+  );
+  console.error(`pre-trained: ${rel(pretrained)} (sha256 ${pretrainedSha256.slice(0, 12)}); engine ${engine()}; results -> ${rel(dest.dir)}`);
+  fs.mkdirSync(dest.dir, { recursive: true });
+  for (const { label, seed, config, settings, base, complete, done } of todo) {
+    if (complete) {
+      console.error(`${label} seed ${seed}: finished already with identical settings; reused`);
+      continue;
     }
+    const skip = new Set(done.map((r) => `${r.trial}:${r.step}`));
+    const total = a.trials.length * a.steps.length;
+    if (skip.size) console.error(`${label} seed ${seed}: resuming after ${skip.size} of ${total} steps`);
+    const bar = new Progress({ label: `${label} seed ${seed}`, total, start: skip.size, unit: "step" });
+    const writeState = (finished: boolean, seconds: number) => {
+      writeFileAtomic(`${base}.csv`, aq.from(done).toCSV());
+      writeFileAtomic(`${base}.json`, JSON.stringify({ complete: finished, condition: label, settings, ...dest.provenance, engine: engine().name, threads, secondsThisSession: seconds, finishedAt: finished ? new Date().toISOString() : null }, null, 2) + "\n");
+    };
+    if (!done.length) writeState(false, 0);
+    const t0 = performance.now();
+    let stepsDone = skip.size;
+    let pendingStep = "";
+    secondOrderAlignment(pre.network, config, {
+      ...analysis,
+      skip: (trial, step) => skip.has(`${trial}:${step}`),
+      onRow: (row) => {
+        done.push(row);
+        const key = `${row.trial}:${row.step}`;
+        if (row.lambda === a.lambdas[a.lambdas.length - 1] && key !== pendingStep) {
+          pendingStep = key;
+          stepsDone += 1;
+          writeState(false, (performance.now() - t0) / 1000);
+          bar.update(stepsDone, { trial: row.trial, step: row.step, "cos(s, dw)": row.cosRule, iterations: row.iterations, residual: row.residual });
+        }
+      },
+    });
+    done.sort((x, y) => x.trial - y.trial || x.step - y.step || x.lambda - y.lambda);
+    writeState(true, (performance.now() - t0) / 1000);
+    console.error(`${label} seed ${seed}: ${done.length} rows in ${rel(base)}.csv`);
   }
 });

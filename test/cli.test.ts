@@ -50,7 +50,7 @@ function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
 const shippedBefore = shippedHashes();
 
 test("every CLI: --help lists the options with defaults and exits 0", () => {
-  for (const name of ["pretrain", "adapt", "compare"]) {
+  for (const name of ["pretrain", "adapt", "compare", "second-order"]) {
     const r = cli(name, ["--help"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^usage: npm run /);
@@ -138,6 +138,36 @@ test("adapt: a changed --trials or --pretrained does not reuse the old result; i
   assert.equal(fresh.status, 0, fresh.stderr);
   assert.equal(JSON.parse(fs.readFileSync(`${out}-run2/rflo+c-seed1.json`, "utf8")).config.trials, 3);
   assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "--fresh left the first folder untouched");
+});
+
+test("second-order: a resumable table per run; other settings refused, identical ones reused; data/ needs --replace-shipped", () => {
+  const r0 = cli("pretrain", ["--seed", "1", "--batches", "2", ...TINY, "--name", "tiny-so"]);
+  assert.equal(r0.status, 0, r0.stderr);
+  const pre = path.join(runs, "pretrain", "tiny-so.safetensors");
+  const out = path.join(runs, "so-case");
+  const base = ["--conditions", "rflo+c", "--trials", "0,1", "--steps", "5,20", "--eigen", "5", "--pretrained", pre, "--out", out];
+  const first = cli("second-order", [...base, "--lambdas", "1,10"]);
+  assert.equal(first.status, 0, first.stderr);
+  const csv = fs.readFileSync(path.join(out, "rflo+c-seed1.csv"), "utf8").trim().split("\n");
+  assert.equal(csv.length, 1 + 2 * 2 * 2, "one row per trial, step and damping");
+  assert.match(csv[0], /^trial,step,lambda,loss,cosRule,cosGradient,cosRuleGradient,iterations,residual,converged/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, "rflo+c-seed1.json"), "utf8")).complete, true);
+  const hash = sha(path.join(out, "rflo+c-seed1.csv"));
+  assertOneLineError(cli("second-order", [...base, "--lambdas", "1"]), /other settings .*analysis\.lambdas/);
+  const again = cli("second-order", [...base, "--lambdas", "1,10"]);
+  assert.equal(again.status, 0);
+  assert.match(again.stderr, /finished already with identical settings/);
+  assert.equal(sha(path.join(out, "rflo+c-seed1.csv")), hash);
+  assertOneLineError(cli("second-order", [...base.slice(0, -2), "--out", "data/results/so-case"]), /inside the shipped data folder/);
+  // An interrupted run (summary not complete, the first analysed step on disk) resumes after that step and ends with the same table.
+  const json = path.join(out, "rflo+c-seed1.json");
+  fs.writeFileSync(json, JSON.stringify({ ...JSON.parse(fs.readFileSync(json, "utf8")), complete: false }));
+  fs.writeFileSync(path.join(out, "rflo+c-seed1.csv"), csv.slice(0, 3).join("\n") + "\n");
+  const resumed = cli("second-order", [...base, "--lambdas", "1,10"]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming after 1 of 4 steps/);
+  const noSeconds = (lines: string[]) => lines.map((l) => l.split(",").filter((_, i) => i !== 13).join(","));
+  assert.deepEqual(noSeconds(fs.readFileSync(path.join(out, "rflo+c-seed1.csv"), "utf8").trim().split("\n")), noSeconds(csv));
 });
 
 test("adapt: runs computed in parallel worker processes equal the same runs computed one after another", () => {
