@@ -13,7 +13,9 @@ import { Adapter, adaptConfig } from "../lib/src/adapt";
 import { RuleName } from "../lib/src/rules";
 import { loadAdaptationRuns } from "../lib/src/results";
 
-for (const [fb, seed] of [["fb", 1], ["nofb", 1], ["fb", 2]] as const) {
+const PRETRAINED = [["fb", 1], ["nofb", 1], ["fb", 2], ["fb", 3]] as const;
+
+for (const [fb, seed] of PRETRAINED) {
   test(`data/pretrained/pretrain-${fb}-seed${seed}: full protocol, complete, test errors as recorded`, () => {
     const ck = loadNetwork(dataPath("pretrained", `pretrain-${fb}-seed${seed}.safetensors`));
     const c = ck.meta.pretrain as ReturnType<typeof pretrainConfig>;
@@ -53,12 +55,41 @@ test("data/results/persistent-rot30: 4 conditions x 3 seeds, 1000 trials each, w
   }
 });
 
+test("data/results/alignment-rot30: RFLO and FED with and without control, passive BPTT, 3 seeds; learning identical to the plain runs", () => {
+  const dir = dataPath("results", "alignment-rot30");
+  const runs = loadAdaptationRuns(dir);
+  const plain = loadAdaptationRuns(dataPath("results", "persistent-rot30"));
+  for (const condition of ["rflo+c", "rflo", "fed+c", "fed"]) {
+    const mine = runs.filter((r) => r.condition === condition);
+    assert.ok(mine.length >= 3, `${condition}: ${mine.length} seeds`);
+    for (const r of mine) {
+      const summary = JSON.parse(fs.readFileSync(`${dir}/${condition}-seed${r.seed}.json`, "utf8"));
+      assert.equal(summary.config.compare, "bptt");
+      assert.equal(summary.config.trialGradient, true);
+      assert.equal(r.trials.length, 1000);
+      for (const t of r.trials) {
+        for (const col of ["localAlignment", "globalAlignment", "globalAlignmentTrial"] as const) {
+          assert.ok(t[col] >= -1 && t[col] <= 1, `${condition} seed ${r.seed} trial ${t.trial}: ${col} ${t[col]}`);
+        }
+      }
+      assert.deepEqual([...new Set(r.steps!.map((s) => s.trial))], [0, 100, 999]);
+      assert.equal(r.steps!.length, 3 * 125);
+      // The passive measurements change nothing: the same trials as the shipped run without them, bit for bit.
+      const p = plain.find((q) => q.condition === condition && q.seed === r.seed);
+      if (p) {
+        assert.deepEqual(r.trials.map((t) => t.loss), p.trials.map((t) => t.loss), `${condition} seed ${r.seed}: trial losses`);
+        assert.deepEqual(r.tests, p.tests, `${condition} seed ${r.seed}: test errors`);
+      }
+    }
+  }
+});
+
 // The engine today reproduces the shipped runs' first steps within float32 rounding (different kernels,
 // different summation orders, the same equations): measured 1e-6 to 3e-6 relative when this was written.
 const SAME_RUN = 2e-5;
 
 test("the current engine reproduces the first 10 batches of every shipped pre-training run", () => {
-  for (const name of ["pretrain-fb-seed1", "pretrain-nofb-seed1", "pretrain-fb-seed2"]) {
+  for (const name of PRETRAINED.map(([fb, seed]) => `pretrain-${fb}-seed${seed}`)) {
     const file = dataPath("pretrained", `${name}.safetensors`);
     const config = pretrainConfig(loadNetwork(file).meta.pretrain as Partial<ReturnType<typeof pretrainConfig>>);
     const trainer = Pretrainer.create({ ...config, evalEvery: 1_000_000 });
@@ -77,5 +108,19 @@ test("the current engine reproduces the first 10 trials of every shipped adaptat
     let worst = 0;
     for (let i = 0; i < 10; i++) worst = Math.max(worst, Math.abs(a.trial().loss - run.trials[i].loss) / run.trials[i].loss);
     assert.ok(worst < SAME_RUN, `${run.condition} seed ${run.seed}: trial losses differ by up to ${worst.toExponential(2)} (relative)`);
+  }
+});
+
+test("the current engine reproduces the alignment measurements of the first 3 trials of the shipped alignment runs (seed 1)", () => {
+  const pre = loadNetwork(dataPath("pretrained", "pretrain-fb-seed1.safetensors")).network;
+  for (const run of loadAdaptationRuns(dataPath("results", "alignment-rot30")).filter((r) => r.seed === 1)) {
+    const control = run.condition.endsWith("+c");
+    const a = new Adapter(pre, adaptConfig({ rule: run.condition.replace("+c", "") as RuleName, control, seed: 1, compare: "bptt", trialGradient: true }));
+    for (let i = 0; i < 3; i++) {
+      const rec = a.trial();
+      for (const col of ["localAlignment", "globalAlignment", "globalAlignmentTrial"] as const) {
+        assert.ok(Math.abs(rec[col] - run.trials[i][col]) < 1e-4, `${run.condition} trial ${i} ${col}: ${rec[col]} vs shipped ${run.trials[i][col]}`);
+      }
+    }
   }
 });
