@@ -13,7 +13,7 @@
  * r_{k+1} for the whole trial's loss. The reference computes g1-like quantities but no comparison (§7.5);
  * these definitions are this project's (DEVIATIONS.md).
  */
-import { FArray, gemm } from "../kernels";
+import { gemm } from "../kernels";
 import { Network, Rollout, cloneNetwork, effectiveFeedback } from "../network";
 import { Rng } from "../rng";
 import { ParameterError, oneOf } from "../validate";
@@ -227,5 +227,3 @@ export function withFeedback(net: Network, options: { mask?: "keep" | "ones"; ra
   }
   return out;
 }
-
-export type { FArray };
