@@ -83,7 +83,7 @@ async function main() {
   setEngine("auto");
   setThreads(1);
   // What the alignment runs of F4 cost on top of the learning rule (npm run adapt -- --compare bptt --trial-gradient).
-  console.log("\npassive measurements on top of an RFLO trial (openblas or js, one core):");
+  console.log("\npassive measurements on top of an RFLO trial (default engine, one core):");
   const plain = perTrial("rflo", quick ? 10 : 40);
   const cmp = perTrial("rflo", quick ? 3 : 7, { compare: "bptt" });
   const full = perTrial("rflo", quick ? 3 : 7, { compare: "bptt", trialGradient: true });
