@@ -5,7 +5,7 @@ import * as task from "../src/task";
 import { Rng } from "../src/rng";
 import { StepHessian } from "../src/analysis/hessian";
 import { cg, lanczosExtremes, minres, tridiagonalEigenvalue } from "../src/analysis/krylov";
-import { naiveForward, setup, symmetricEigenvalues } from "./reference-forward";
+import { naiveForward, relDiff, setup, symmetricEigenvalues } from "./reference-forward";
 import { secondOrderAlignment } from "../src/analysis/secondOrder";
 import * as dense from "../src/analysis/dense";
 import { Adapter, adaptConfig } from "../src/adapt";
@@ -31,28 +31,8 @@ function problem(config: Partial<net.NetworkConfig> = {}, feedback = true, k = 1
   return { n, H, loss, errorAt, at };
 }
 
-const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-};
-
-function denseOf(apply: (v: Float64Array, out: Float64Array) => void, dim: number): Float64Array {
-  const M = new Float64Array(dim * dim);
-  const v = new Float64Array(dim);
-  const out = new Float64Array(dim);
-  for (let j = 0; j < dim; j++) {
-    v.fill(0);
-    v[j] = 1;
-    apply(v, out);
-    for (let i = 0; i < dim; i++) M[i * dim + j] = out[i];
-  }
-  return M;
-}
+const rel = relDiff;
+const denseOf = dense.denseMatrix;
 
 for (const c of [{ label: "position error, feedback on", config: {}, feedback: true }, { label: "feedback off", config: {}, feedback: false }, { label: "velocity error", config: { errorMode: "velocity" as const }, feedback: true }]) {
   test(`step gradient and Hessian-vector products against float64 finite differences: ${c.label}`, () => {

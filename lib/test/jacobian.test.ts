@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "../src/network";
 import { JACOBIAN_KINDS, JacobianKind, StepJacobian, jacobianNorms } from "../src/analysis/jacobian";
-import { largestEigenvalue, setup } from "./reference-forward";
+import { largestEigenvalue, relDiff, setup } from "./reference-forward";
 
 /**
  * One step of the dynamics written out in the test, from a state (x_k, e_k) to (x_{k+1}, e_{k+1}), with the
@@ -88,15 +88,6 @@ function spectralNorm(A: Float64Array, n: number): number {
   return Math.sqrt(largestEigenvalue(AtA, n));
 }
 
-const relDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-};
 
 for (const config of [{}, { errorMode: "velocity" as const }]) {
   for (const feedback of [true, false]) {

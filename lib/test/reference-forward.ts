@@ -104,3 +104,14 @@ export function largestEigenvalue(S: Float64Array, n: number): number {
   return ev[n - 1];
 }
 
+
+/** |a - b| / |b| over whole arrays. */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
