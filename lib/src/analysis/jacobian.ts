@@ -176,13 +176,16 @@ export class StepJacobian {
     return J;
   }
 
-  /** |J_k|_F of every trial, [B], from closed forms (no dense matrix). */
-  frobenius(k: number): Float64Array {
-    this.checkStep(k);
-    const { N, B, nOut, alpha, wRec, wOut, F } = this;
-    const f = this.fbAt(k);
-    const out = new Float64Array(B);
-    // The x-x block (1-a) I + a W' D_k with W' = W_rec (- f g F W_out for "reduced"): column norms and diagonal of W'.
+  private columnCache = new Map<number, { colNorm2: Float64Array; diag: Float64Array }>();
+
+  /**
+   * Column norms and diagonal of W' = W_rec (- f g F W_out for "reduced"), the matrix in the x-x block
+   * (1-a) I + a W' D_k. They depend only on the feedback coupling f, so they are computed once per f.
+   */
+  private xBlockColumns(f: number): { colNorm2: Float64Array; diag: Float64Array } {
+    let c = this.columnCache.get(f);
+    if (c) return c;
+    const { N, nOut, wRec, wOut, F } = this;
     const colNorm2 = new Float64Array(N);
     const diag = new Float64Array(N);
     for (let i = 0; i < N; i++) {
@@ -197,6 +200,18 @@ export class StepJacobian {
         if (i === j) diag[i] = w;
       }
     }
+    c = { colNorm2, diag };
+    this.columnCache.set(f, c);
+    return c;
+  }
+
+  /** |J_k|_F of every trial, [B], from closed forms (no dense matrix). */
+  frobenius(k: number): Float64Array {
+    this.checkStep(k);
+    const { N, B, nOut, alpha, wRec, wOut, F } = this;
+    const f = this.fbAt(k);
+    const out = new Float64Array(B);
+    const { colNorm2, diag } = this.xBlockColumns(f);
     const dk = this.d.subarray(k * B * N, (k + 1) * B * N);
     for (let b = 0; b < B; b++) {
       let s = N * (1 - alpha) * (1 - alpha);
