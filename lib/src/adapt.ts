@@ -9,7 +9,7 @@
  * Optionally a second rule runs passively on the same trial ("compare"), to measure how well the learning
  * rule's updates align with it (e.g. RFLO against online BPTT, the true gradient).
  */
-import { FArray } from "./kernels";
+import { FArray, specialise } from "./kernels";
 import { Network, Rollout, beginRollout, cloneNetwork, effectiveFeedback, simulate, stepRollout, taskLoss } from "./network";
 import { TrialGradientWork, trialGradient } from "./analysis/trialGradient";
 import { Rng, RngState } from "./rng";
@@ -140,8 +140,8 @@ function accumulatePairKernel(a: FArray, b: FArray, sumA: Float64Array, sumB: Fl
   }
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
-const accumulatePair32 = new Function(`return ${accumulatePairKernel.toString()}`)() as typeof accumulatePairKernel;
-const accumulatePair64 = new Function(`return ${accumulatePairKernel.toString()}`)() as typeof accumulatePairKernel;
+const accumulatePair32 = specialise(accumulatePairKernel);
+const accumulatePair64 = specialise(accumulatePairKernel);
 function accumulatePair(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64Array): number {
   return a instanceof Float32Array ? accumulatePair32(a, b, sumA, sumB) : accumulatePair64(a, b, sumA, sumB);
 }

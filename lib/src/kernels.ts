@@ -419,7 +419,7 @@ function scalKernel(alpha: number, x: FArray): void {
  * cannot be recompiled (e.g. a code-coverage tool instrumented it), the original is returned:
  * still correct, only slower when both precisions are used.
  */
-function specialise<F extends (...args: never[]) => unknown>(fn: F): F {
+export function specialise<F extends (...args: never[]) => unknown>(fn: F): F {
   try {
     const copy = new Function(`"use strict"; return (${fn.toString()});`)() as F;
     if (typeof copy === "function") return copy;
