@@ -34,8 +34,9 @@ static double median(double* xs, int n) {
   return xs[n / 2];
 }
 
+/* On a cache line, as the addon's arrays are (kernels.alignedArray): a misaligned floor ran 25% slower. */
 static float* filled(size_t n, float v) {
-  float* a = malloc(n * sizeof *a);
+  float* a = aligned_alloc(64, (n * sizeof *a + 63) / 64 * 64);
   for (size_t i = 0; i < n; i++) a[i] = v * (float)((i * 2654435761u) % 1000) / 1000.0f;
   return a;
 }

@@ -11,13 +11,16 @@
  *   setThreads(n) -> number of threads now in use;  getThreads() -> number
  *   info() -> { config, corename, threads, procs, parallel }
  *   outerTrace(P, rows, cols, gate, pre, alpha), rowScaleAdd(out, P, rows, cols, s, scale, row0),
- *   rfloStep(P, out, rows, cols, gate, pre, alpha, s, scale):
+ *   rfloStep(P, out, rows, cols, gate, pre, alpha, s, scale[, next, drive]):
  *       fused float32 loops of the local learning rules (see lib/src/kernels.ts)
+ *   distances2(x, a, b, out): out = [|x - a|^2, |x - b|^2] in float64
+ *   addressMod(typedArray, m): its data's address modulo m (kernels.alignedArray)
  *   bpttGradient(...): one step of online BPTT, the whole backward chain in C (see below)
  *
  * Build: scripts/build-native.sh (node-gyp bundled with npm, Debian's libopenblas-dev).
  */
 #include <cblas.h>
+#include <string.h>
 #include "fbc_napi.h"
 
 /* Elements needed by a rows x cols row-major matrix with leading dimension ld. */
@@ -183,20 +186,103 @@ static napi_value row_scale_add(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
-/* rfloStep(P, out, rows, cols, gate, pre, alpha, s, scale) -> |diag(s) P|_F^2 after the update:
+/* rfloStep(P, out, rows, cols, gate, pre, alpha, s, scale[, next, drive]) -> |diag(s) P|_F^2 after the update:
  * one pass over P and out doing outerTrace and rowScaleAdd together (RFLO's trace and update per step):
- *   P[i][j] = alpha * (gate[i] > 0) * pre[j] + (1 - alpha) * P[i][j];   out[i][j] += scale * s[i] * P[i][j]. */
+ *   P[i][j] = alpha * (gate[i] > 0) * pre[j] + (1 - alpha) * P[i][j];   out[i][j] += scale * s[i] * P[i][j].
+ * With next ([cols]) and drive ([rows]) it also writes drive[i] = sum_j out[i][j] * next[j] from the
+ * updated out, in the same pass: with out = W_rec and next = r_{k+1}, the next step's recurrent drive,
+ * which then needs no pass of its own over W_rec (rnnForwardStep's `drive`). */
+/* Eight floats in a vector register (GCC/Clang vector extension; aligned(4): loads need no alignment). */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+typedef float v4f __attribute__((vector_size(16)));
+
+/* The sum of a vector's lanes, in registers (lane-by-lane extraction went through the stack). */
+static inline float hsum8(v8f v) {
+  v4f h = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  h += __builtin_shufflevector(h, h, 2, 3, 0, 1);
+  h += __builtin_shufflevector(h, h, 1, 0, 3, 2);
+  return h[0];
+}
+
+/* The rows of rfloStep. The two sums per row (|P_i|^2, and the drive) use two vector accumulators each,
+ * written out with the vector extension: with one (what `omp simd reduction` gives) the loop waits on the
+ * adds' latency and ran 25% slower than its memory traffic. */
+static inline __attribute__((always_inline)) double rflo_rows_body(
+    float* restrict P, float* restrict out, int rows, int cols, const float* restrict gate, const float* restrict pre,
+    float a, float keep, const float* restrict sv, double scale, const float* restrict next, float* restrict drive) {
+  double norm2 = 0.0;
+  const v8f vk = {keep, keep, keep, keep, keep, keep, keep, keep};
+  for (int i = 0; i < rows; i++) {
+    float* restrict p = P + (size_t)i * cols;
+    float* restrict o = out + (size_t)i * cols;
+    const float f = (float)(scale * sv[i]);
+    const float ai = gate[i] > 0.0f ? a : 0.0f;
+    const v8f va = {ai, ai, ai, ai, ai, ai, ai, ai}, vf = {f, f, f, f, f, f, f, f};
+    v8f p0 = {0}, p1 = {0}, d0 = {0}, d1 = {0};
+    int j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      const v8f x0 = va * *(const v8f*)(pre + j) + vk * *(const v8f*)(p + j);
+      const v8f x1 = va * *(const v8f*)(pre + j + 8) + vk * *(const v8f*)(p + j + 8);
+      *(v8f*)(p + j) = x0;
+      *(v8f*)(p + j + 8) = x1;
+      p0 += x0 * x0;
+      p1 += x1 * x1;
+      const v8f w0 = *(const v8f*)(o + j) + vf * x0, w1 = *(const v8f*)(o + j + 8) + vf * x1;
+      *(v8f*)(o + j) = w0;
+      *(v8f*)(o + j + 8) = w1;
+      if (next) {
+        d0 += w0 * *(const v8f*)(next + j);
+        d1 += w1 * *(const v8f*)(next + j + 8);
+      }
+    }
+    float pp = 0.0f, d = 0.0f;
+    for (; j < cols; j++) {
+      const float v = ai * pre[j] + keep * p[j];
+      p[j] = v;
+      pp += v * v;
+      const float w = o[j] + f * v;
+      o[j] = w;
+      if (next) d += w * next[j];
+    }
+    pp += hsum8(p0 + p1);
+    if (next) d += hsum8(d0 + d1);
+    if (next) drive[i] = d;
+    norm2 += (double)sv[i] * sv[i] * pp;
+  }
+  return norm2;
+}
+
+/* Compiled twice, with and without the drive, so that the loop carries no test of `next`. */
+__attribute__((noinline, hot)) static double rflo_rows(float* restrict P, float* restrict out, int rows, int cols,
+                                                       const float* restrict gate, const float* restrict pre,
+                                                       float a, float keep, const float* restrict sv, double scale,
+                                                       const float* restrict next, float* restrict drive) {
+  /* pre and next are read once per row: copies on a cache line keep their loads from straddling two. */
+  enum { MAXC = 2048 };
+  float preA[MAXC] __attribute__((aligned(64))), nextA[MAXC] __attribute__((aligned(64)));
+  if (cols <= MAXC) {
+    memcpy(preA, pre, sizeof(float) * cols);
+    pre = preA;
+    if (next) {
+      memcpy(nextA, next, sizeof(float) * cols);
+      next = nextA;
+    }
+  }
+  return next ? rflo_rows_body(P, out, rows, cols, gate, pre, a, keep, sv, scale, next, drive)
+              : rflo_rows_body(P, out, rows, cols, gate, pre, a, keep, sv, scale, NULL, NULL);
+}
+
 static napi_value rflo_step(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 9;
-  napi_value argv[9], result;
+  size_t argc = 11;
+  napi_value argv[11], result;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc != 9) {
-    napi_throw_type_error(env, NULL, "rfloStep expects (P, out, rows, cols, gate, pre, alpha, s, scale)");
+  if (argc != 9 && argc != 11) {
+    napi_throw_type_error(env, NULL, "rfloStep expects (P, out, rows, cols, gate, pre, alpha, s, scale[, next, drive])");
     return NULL;
   }
   int rows, cols;
   double alpha, scale;
-  float *P, *out, *gate, *pre, *sv;
+  float *P, *out, *gate, *pre, *sv, *next = NULL, *drive = NULL;
   if (!get_int(env, argv[2], "rows", 0, &rows) || !get_int(env, argv[3], "cols", 0, &cols) ||
       !get_f32(env, argv[0], "P", (size_t)rows * cols, &P) ||
       !get_f32(env, argv[1], "out", (size_t)rows * cols, &out) ||
@@ -204,25 +290,64 @@ static napi_value rflo_step(napi_env env, napi_callback_info cbinfo) {
       !get_number(env, argv[6], "alpha", &alpha) || !get_f32(env, argv[7], "s", rows, &sv) ||
       !get_number(env, argv[8], "scale", &scale))
     return NULL;
-  const float a = (float)alpha, keep = (float)(1.0 - alpha);
-  double norm2 = 0.0;
-  for (int i = 0; i < rows; i++) {
-    float* restrict p = P + (size_t)i * cols;
-    float* restrict o = out + (size_t)i * cols;
-    const float f = (float)(scale * sv[i]);
-    const float ai = gate[i] > 0.0f ? a : 0.0f;
-    float pp = 0.0f;
-#pragma omp simd reduction(+ : pp)
-    for (int j = 0; j < cols; j++) {
-      const float v = ai * pre[j] + keep * p[j];
-      p[j] = v;
-      pp += v * v;
-      o[j] += f * v;
-    }
-    norm2 += (double)sv[i] * sv[i] * pp;
-  }
+  if (argc == 11 && (!get_f32(env, argv[9], "next", cols, &next) || !get_f32(env, argv[10], "drive", rows, &drive)))
+    return NULL;
+  const double norm2 = rflo_rows(P, out, rows, cols, gate, pre, (float)alpha, (float)(1.0 - alpha), sv, scale, next, drive);
   NAPI_CALL(env, napi_create_double(env, norm2, &result));
   return result;
+}
+
+/* addressMod(typedArray, m) -> the address of its first element modulo m (for 64-byte-aligned views:
+ * kernels.alignedArray). V8 never moves an ArrayBuffer's backing store, so the answer stays true. */
+static napi_value address_mod(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  bool isTyped = false;
+  if (argc == 2) NAPI_CALL(env, napi_is_typedarray(env, argv[0], &isTyped));
+  if (!isTyped) return napi_throw_type_error(env, NULL, "addressMod expects (typedArray, m)"), NULL;
+  void* data;
+  int m;
+  NAPI_CALL(env, napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL));
+  if (!get_int(env, argv[1], "m", 1, &m)) return NULL;
+  NAPI_CALL(env, napi_create_int32(env, (int32_t)((uintptr_t)data % (uintptr_t)m), &result));
+  return result;
+}
+
+/* distances2(x, a, b, out) : out[0] = sum (x - a)^2, out[1] = sum (x - b)^2, differences and sums in
+ * float64 (x, a, b float32 of one length; out a Float64Array of 2). An adaptation trial's update and drift
+ * norms in one vectorised pass instead of a scalar JavaScript loop. */
+static napi_value distances2(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 4;
+  napi_value argv[4];
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    napi_throw_type_error(env, NULL, "distances2 expects (x, a, b, out)");
+    return NULL;
+  }
+  float *x, *a, *b;
+  size_t n;
+  if (!get_f32(env, argv[0], "x", 0, &x)) return NULL;
+  NAPI_CALL(env, napi_get_typedarray_info(env, argv[0], NULL, &n, NULL, NULL, NULL));
+  void* outData;
+  size_t outLen;
+  napi_typedarray_type t;
+  bool isTyped;
+  NAPI_CALL(env, napi_is_typedarray(env, argv[3], &isTyped));
+  if (!isTyped) return napi_throw_type_error(env, NULL, "distances2: out must be a Float64Array"), NULL;
+  NAPI_CALL(env, napi_get_typedarray_info(env, argv[3], &t, &outLen, &outData, NULL, NULL));
+  if (t != napi_float64_array || outLen < 2) return napi_throw_type_error(env, NULL, "distances2: out must be a Float64Array of 2"), NULL;
+  if (!get_f32(env, argv[1], "a", n, &a) || !get_f32(env, argv[2], "b", n, &b)) return NULL;
+  double sa = 0.0, sb = 0.0;
+#pragma omp simd reduction(+ : sa, sb)
+  for (size_t i = 0; i < n; i++) {
+    const double xi = x[i], da = xi - a[i], db = xi - b[i];
+    sa += da * da;
+    sb += db * db;
+  }
+  ((double*)outData)[0] = sa;
+  ((double*)outData)[1] = sb;
+  return NULL;
 }
 
 /* ---- Online BPTT (lib/src/rules/bptt.ts): the whole backward chain of one step in one call ---------
@@ -354,6 +479,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"info", NULL, info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"outerTrace", NULL, outer_trace, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rowScaleAdd", NULL, row_scale_add, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"distances2", NULL, distances2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addressMod", NULL, address_mod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rfloStep", NULL, rflo_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bpttGradient", NULL, bptt_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
   };

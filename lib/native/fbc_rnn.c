@@ -6,10 +6,11 @@
  * that both agree within float32 rounding.
  *
  * rnnForwardStep(k, B, N, nIn, nOut, alpha, dt, feedback, position, recurrent,
- *                x, r, u, eps, c, y, v, e, e0, ref, push, wIn, wRec, F, b, wOut, bOut) -> sum of r_{k+1}^2
+ *                x, r, u, eps, c, y, v, e, e0, ref, push, wIn, wRec, F, b, wOut, bOut[, drive]) -> sum of r_{k+1}^2
  *   x_{k+1} = (1-a) x_k + a (W_in u_k + W_rec r_k + [c_k] + b),  c_k = F eps_k,  r = relu(x),
  *   y_{k+1} = W_out r_{k+1} + b_out,  v_{k+1} = y_{k+1} + p_k,  e_{k+1} = e_k + dt (v*_k - v_{k+1})
  *   (or v*_k - v_{k+1} without `position`). Arrays are the rollout's, time-major; eps_k must be set.
+ *   `drive` ([B N], optional; null or absent: computed here) is W_rec r_k, already computed by the caller.
  *
  * rnnBackwardStep(k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad,
  *                 feedbackOn, fbDelay, x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc)
@@ -113,7 +114,7 @@ struct forward_ctx {
   float alpha;
   bool feedback, recurrent;
   float *x, *r, *u, *eps, *c, *y;
-  const float *wRec, *bias, *wOut, *bOut, *cols;
+  const float *wRec, *bias, *wOut, *bOut, *cols, *drive;
   double sumR2[2];
 };
 
@@ -125,7 +126,9 @@ __attribute__((noinline, hot)) static void forward_rows(struct forward_ctx* f, i
   if (rows <= 0) return;
   float* xNext = f->x + (k + 1) * BN + (size_t)b0 * N;
   const float* rPrev = f->r + k * BN + (size_t)b0 * N;
-  if (f->recurrent && rows == 1) { /* gemv: OpenBLAS 0.3.21's gemm packs W_rec on every call */
+  if (f->recurrent && f->drive) /* W_rec r_k computed by the caller (rfloStep's fused drive) */
+    memcpy(xNext, f->drive + (size_t)b0 * N, sizeof(float) * (size_t)rows * N);
+  else if (f->recurrent && rows == 1) { /* gemv: OpenBLAS 0.3.21's gemm packs W_rec on every call */
     memset(xNext, 0, sizeof(float) * N); /* so that beta = 1 below never lets an old NaN through */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, N, N, 1.0f, f->wRec, N, rPrev, 1, 1.0f, xNext, 1);
   } else if (f->recurrent)
@@ -178,11 +181,11 @@ static void forward_part(void* ctx, int part) {
 }
 
 static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 27;
-  napi_value argv[27], result;
+  size_t argc = 28;
+  napi_value argv[28], result;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc != 27) {
-    napi_throw_type_error(env, NULL, "rnnForwardStep expects 27 arguments (see lib/native/fbc_rnn.c)");
+  if (argc != 27 && argc != 28) {
+    napi_throw_type_error(env, NULL, "rnnForwardStep expects 27 or 28 arguments (see lib/native/fbc_rnn.c)");
     return NULL;
   }
   int k, B, N, nIn, nOut;
@@ -207,12 +210,18 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
       !get_f32(env, argv[24], "b", N, &bias) || !get_f32(env, argv[25], "wOut", (size_t)nOut * N, &wOut) ||
       !get_f32(env, argv[26], "bOut", nOut, &bOut))
     return NULL;
+  float* drive = NULL;
+  if (argc == 28) {
+    napi_valuetype t;
+    NAPI_CALL(env, napi_typeof(env, argv[27], &t));
+    if (t != napi_null && t != napi_undefined && !get_f32(env, argv[27], "drive", BN, &drive)) return NULL;
+  }
 
   float* cols = malloc(sizeof(float) * (size_t)N * (nIn + nOut)); /* W_in and F by column */
   if (!cols) return napi_throw_error(env, NULL, "rnnForwardStep: out of memory"), NULL;
   for (int m = 0; m < nIn; m++) column(wIn, N, nIn, m, cols + (size_t)m * N);
   for (int o = 0; o < nOut; o++) column(F, N, nOut, o, cols + (size_t)(nIn + o) * N);
-  struct forward_ctx fc = {k, B, N, nIn, nOut, (float)alpha, feedback, recurrent, x, r, u, eps, c, y, wRec, bias, wOut, bOut, cols, {0, 0}};
+  struct forward_ctx fc = {k, B, N, nIn, nOut, (float)alpha, feedback, recurrent, x, r, u, eps, c, y, wRec, bias, wOut, bOut, cols, drive, {0, 0}};
   if (split_rows(B))
     run_split(forward_part, &fc);
   else

@@ -9,7 +9,7 @@
  * Optionally a second rule runs passively on the same trial ("compare"), to measure how well the learning
  * rule's updates align with it (e.g. RFLO against online BPTT, the true gradient).
  */
-import { FArray, specialise } from "./kernels";
+import { FArray, distances2, specialise } from "./kernels";
 import { Network, Rollout, beginRollout, cloneNetwork, effectiveFeedback, simulate, stepRollout, taskLoss } from "./network";
 import { TrialGradientWork, trialGradient } from "./analysis/trialGradient";
 import { Rng, RngState } from "./rng";
@@ -223,6 +223,9 @@ export class Adapter {
   private trialWork: TrialGradientWork = {};
   private x0: FArray;
   private wStart: FArray;
+  /** W_rec r_{k+1}, from a rule that fuses it into its update pass (LearningRule.accumulateWithDrive). */
+  private drive?: FArray;
+  private readonly dist = new Float64Array(2);
   /** The pre-trained W_rec (for driftNorm). */
   private readonly w0: FArray;
   private dw: FArray;
@@ -323,8 +326,14 @@ export class Adapter {
     let stepwise = 0;
     let local = 0;
     const { dw, dwCompare, sumDw, sumCompare } = this;
+    // A rule that can fuse the next step's recurrent drive W_rec r_{k+1} into its pass over W_rec saves
+    // the forward step that pass (RFLO: one of three passes over 400 x 400 arrays per step).
+    const fuse = rule.accumulateWithDrive !== undefined && ro.B === 1 && net.config.recurrent;
+    const N = net.config.N;
+    if (fuse && this.drive?.constructor !== wRec.constructor) this.drive = wRec instanceof Float64Array ? new Float64Array(N) : new Float32Array(N);
+    let haveDrive = false;
     for (let k = 0; k < ro.T; k++) {
-      stepRollout(net, ro, k, wFbEff);
+      stepRollout(net, ro, k, wFbEff, undefined, haveDrive ? this.drive : undefined);
       rule.advance(k);
       if (cmp) {
         // The passive rule reads W_rec before this step's update, as the learning rule's own update does.
@@ -333,7 +342,14 @@ export class Adapter {
         cmp.accumulate(k, dwCompare, 1);
       }
       observer?.beforeUpdate?.(k, { net, ro, batch, x0: this.x0, trial: this.done });
-      stepwise += rule.accumulate(k, wRec, this.lr); // W_rec += lr * dw_k, in place: the same with or without measurements
+      // W_rec += lr * dw_k, in place: the same with or without measurements
+      if (fuse && k + 1 < ro.T) {
+        stepwise += rule.accumulateWithDrive!(k, wRec, this.lr, ro.r.subarray((k + 1) * N, (k + 2) * N), this.drive!);
+        haveDrive = true;
+      } else {
+        stepwise += rule.accumulate(k, wRec, this.lr);
+        haveDrive = false;
+      }
       if (!record) continue;
       rule.lastUpdate(dw);
       observer?.afterUpdate?.(k, dw);
@@ -345,16 +361,9 @@ export class Adapter {
         for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
       }
     }
-    let change = 0;
-    let drift = 0;
-    const { wStart, w0 } = this;
-    for (let i = 0; i < wRec.length; i++) {
-      const d = wRec[i] - wStart[i];
-      change += d * d; // not d ** 2, which V8 runs through pow()
-      const d0 = wRec[i] - w0[i];
-      drift += d0 * d0;
-    }
-    const updateNorm = Math.sqrt(change);
+    const dist = this.dist;
+    distances2(wRec, this.wStart, this.w0, dist); // |W - W_start|^2 and |W - W_0|^2
+    const updateNorm = Math.sqrt(dist[0]);
     this.done += 1;
     if (this.config.efficiencyWindows.length) this.windows(updateNorm);
     const rec: TrialRecord = {
@@ -362,7 +371,7 @@ export class Adapter {
       target: batch.targetId[0],
       loss: taskLoss(ro),
       updateNorm,
-      driftNorm: Math.sqrt(drift),
+      driftNorm: Math.sqrt(dist[1]),
       stepwiseNorm: stepwise,
       efficiency: stepwise > 0 ? updateNorm / (this.lr * stepwise) : NaN,
       localAlignment: cmp ? local / ro.T : NaN,

@@ -54,7 +54,9 @@ interface NativeAddon {
   info(): OpenBlasInfo;
   outerTrace(P: Float32Array, rows: number, cols: number, gate: Float32Array, pre: Float32Array, alpha: number): void;
   rowScaleAdd(out: Float32Array, P: Float32Array, rows: number, cols: number, s: Float32Array, scale: number, row0: boolean): number;
-  rfloStep(P: Float32Array, out: Float32Array, rows: number, cols: number, gate: Float32Array, pre: Float32Array, alpha: number, s: Float32Array, scale: number): number;
+  distances2(x: Float32Array, a: Float32Array, b: Float32Array, out: Float64Array): void;
+  addressMod(a: ArrayBufferView, m: number): number;
+  rfloStep(P: Float32Array, out: Float32Array, rows: number, cols: number, gate: Float32Array, pre: Float32Array, alpha: number, s: Float32Array, scale: number, next?: Float32Array, drive?: Float32Array): number;
   bpttGradient(
     k: number, N: number, nOut: number, stride: number, alpha: number, dt: number, position: boolean, recurrent: boolean,
     x: Float32Array, r: Float32Array, eNext: Float32Array, wOut: Float32Array, wRec: Float32Array, wRecT: Float32Array,
@@ -64,7 +66,7 @@ interface NativeAddon {
     k: number, B: number, N: number, nIn: number, nOut: number, alpha: number, dt: number, feedback: boolean, position: boolean, recurrent: boolean,
     x: Float32Array, r: Float32Array, u: Float32Array, eps: Float32Array, c: Float32Array, y: Float32Array, v: Float32Array, e: Float32Array,
     e0: Float32Array, ref: Float32Array, push: Float32Array, wIn: Float32Array, wRec: Float32Array, F: Float32Array, b: Float32Array,
-    wOut: Float32Array, bOut: Float32Array,
+    wOut: Float32Array, bOut: Float32Array, drive?: Float32Array | null,
   ): number;
   rnnBackwardStep(
     k: number, T: number, B: number, N: number, nIn: number, nOut: number, alpha: number, dt: number, rateScale: number,
@@ -574,19 +576,72 @@ export function rowScaleAdd<T extends FArray>(out: T, P: T, rows: number, cols: 
  * RFLO's trace and update in one pass (returns |diag(s) P|_F^2 after the trace update):
  *   P = alpha * (gate > 0) pre^T + (1 - alpha) P;   out += scale * diag(s) P.
  * The same as outerTrace followed by rowScaleAdd; the addon does it reading P and out once.
+ * With `fuse` it also writes fuse.drive = out · fuse.next ([rows]) from the updated out: with out = W_rec
+ * and next = r_{k+1}, the next step's recurrent drive, computed in the same pass over W_rec.
  */
-export function rfloStep<T extends FArray>(P: T, out: T, rows: number, cols: number, gate: T, pre: T, alpha: number, s: T, scale: number): number {
+export function rfloStep<T extends FArray>(P: T, out: T, rows: number, cols: number, gate: T, pre: T, alpha: number, s: T, scale: number, fuse?: { next: T; drive: T }): number {
   const { native } = resolveEngine();
+  if (fuse) {
+    checkLength("rfloStep", "next", fuse.next, cols);
+    checkLength("rfloStep", "drive", fuse.drive, rows);
+  }
   if (native && P instanceof Float32Array) {
     checkLength("rfloStep", "P", P, rows * cols);
     checkLength("rfloStep", "out", out, rows * cols);
     checkLength("rfloStep", "gate", gate, rows);
     checkLength("rfloStep", "pre", pre, cols);
     checkLength("rfloStep", "s", s, rows);
-    return native.rfloStep(P, out as Float32Array, rows, cols, gate as Float32Array, pre as Float32Array, alpha, s as Float32Array, scale);
+    const f = (a: FArray) => a as Float32Array;
+    return fuse
+      ? native.rfloStep(P, f(out), rows, cols, f(gate), f(pre), alpha, f(s), scale, f(fuse.next), f(fuse.drive))
+      : native.rfloStep(P, f(out), rows, cols, f(gate), f(pre), alpha, f(s), scale);
   }
   outerTrace(P, rows, cols, gate, pre, alpha);
-  return rowScaleAdd(out, P, rows, cols, s, scale);
+  const norm2 = rowScaleAdd(out, P, rows, cols, s, scale);
+  if (fuse) gemm(false, false, rows, 1, cols, 1, out, cols, fuse.next, 1, 0, fuse.drive, 1);
+  return norm2;
+}
+
+/**
+ * A zeroed array of n elements whose data starts on a 64-byte boundary when the addon is loaded (one
+ * cache line; the addon's vector loops over whole rows of 400 floats then never split a load across
+ * two lines, which cost RFLO's pass about 20%). A plain array otherwise.
+ */
+export function alignedArray(dtype: "float32" | "float64", n: number): FArray {
+  const Ctor = dtype === "float64" ? Float64Array : Float32Array;
+  const addon = loadAddon();
+  if (!addon || typeof addon.addressMod !== "function" || n === 0) return new Ctor(n);
+  const buffer = new ArrayBuffer(n * Ctor.BYTES_PER_ELEMENT + 64);
+  const miss = addon.addressMod(new Uint8Array(buffer, 0, 1), 64);
+  const offset = (64 - miss) % 64;
+  // Backing stores start at least 8-byte aligned, so the offset keeps float64 elements aligned too.
+  return offset % Ctor.BYTES_PER_ELEMENT === 0 ? new Ctor(buffer, offset, n) : new Ctor(n);
+}
+
+function distances2Kernel(x: FArray, a: FArray, b: FArray, out: Float64Array): void {
+  let sa = 0;
+  let sb = 0;
+  for (let i = 0; i < x.length; i++) {
+    const da = x[i] - a[i];
+    const db = x[i] - b[i];
+    sa += da * da; // not ** 2, which V8 runs through pow()
+    sb += db * db;
+  }
+  out[0] = sa;
+  out[1] = sb;
+}
+const distances2_32 = specialise(distances2Kernel);
+const distances2_64 = specialise(distances2Kernel);
+
+/** out = [|x - a|^2, |x - b|^2], with differences and sums in float64 (one vectorised pass in the addon for float32). */
+export function distances2<T extends FArray>(x: T, a: T, b: T, out: Float64Array): void {
+  checkLength("distances2", "a", a, x.length);
+  checkLength("distances2", "b", b, x.length);
+  checkLength("distances2", "out", out, 2);
+  const { native } = resolveEngine();
+  if (x instanceof Float64Array) distances2_64(x, a, b, out);
+  else if (native) native.distances2(x, a as Float32Array, b as Float32Array, out);
+  else distances2_32(x, a, b, out);
 }
 
 /**

@@ -10,7 +10,7 @@
  * Parameters are Float32Array (as the reference's float32 tensors) or Float64Array (for gradient checks);
  * a rollout uses the type of its network's parameters throughout.
  */
-import { gemm, nativeKernels, FArray } from "./kernels";
+import { alignedArray, gemm, nativeKernels, FArray } from "./kernels";
 import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
@@ -108,8 +108,9 @@ export function paramShapes(c: NetworkConfig): Record<ParamName, number[]> {
   };
 }
 
+/** Parameters start on a cache line (kernels.alignedArray): the addon's row loops over W_rec run faster. */
 function alloc(dtype: DType, n: number): FArray {
-  return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+  return alignedArray(dtype, n);
 }
 
 export function dtypeOf(a: FArray): DType {
@@ -317,9 +318,10 @@ function readout(net: Network, ro: Rollout, k: number): void {
 /**
  * Advances a rollout from step k to k+1 with the network's current weights. `wFbEff` is
  * effectiveFeedback(net), passed in so that it is computed once per trial; `replay` replaces the
- * fed-back error (see SimulateOptions.replayFeedback).
+ * fed-back error (see SimulateOptions.replayFeedback). `drive` ([B N]), when given, is W_rec r_k already
+ * computed by the caller (an RFLO step fuses it into its pass over W_rec: kernels.rfloStep).
  */
-export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray = effectiveFeedback(net), replay?: ArrayLike<number>): void {
+export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray = effectiveFeedback(net), replay?: ArrayLike<number>, drive?: FArray): void {
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode } = net.config;
   const { wIn, wRec, b } = net.params;
   const B = ro.B;
@@ -329,6 +331,7 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
 
   // Fed-back error eps_k = E[k - d] (zero for k < d) and the control input c_k.
   const eps = ro.eps.subarray(k * BO, (k + 1) * BO);
+  if (drive && drive.length !== BN) throw new ParameterError("drive", `must have B*N = ${BN} entries, got ${drive.length}`);
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
@@ -339,7 +342,7 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
     ro.sumR2 += native.rnnForwardStep(
       k, B, N, nIn, nOut, alpha, dt, ro.feedback, errorMode === "position", recurrent,
       f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ro.c), f(ro.y), f(ro.v), f(ro.e), f(ro.e0), f(ro.ref), f(ro.push),
-      f(p.wIn), f(p.wRec), f(wFbEff), f(p.b), f(p.wOut), f(p.bOut),
+      f(p.wIn), f(p.wRec), f(wFbEff), f(p.b), f(p.wOut), f(p.bOut), drive ? f(drive) : null,
     );
     return;
   }
@@ -351,7 +354,8 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   const xNext = ro.x.subarray((k + 1) * BN, (k + 2) * BN);
   const rNext = ro.r.subarray((k + 1) * BN, (k + 2) * BN);
   gemm(false, true, B, N, nIn, 1, ro.u.subarray(k * B * nIn, (k + 1) * B * nIn), nIn, wIn, nIn, 0, xNext, N);
-  if (recurrent) gemm(false, true, B, N, N, 1, ro.r.subarray(k * BN, (k + 1) * BN), N, wRec, N, 1, xNext, N);
+  if (recurrent && drive) for (let i = 0; i < BN; i++) xNext[i] += drive[i];
+  else if (recurrent) gemm(false, true, B, N, N, 1, ro.r.subarray(k * BN, (k + 1) * BN), N, wRec, N, 1, xNext, N);
   const fb = ro.feedback ? 1 : 0;
   let sumR2 = 0;
   for (let row = 0; row < B; row++) {

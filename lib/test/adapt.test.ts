@@ -185,3 +185,33 @@ test("efficiency windows and the test-error gradient: distances, path lengths, f
   assert.ok(Math.abs(fs3.predicted[0] - a.testLog[1].predictedDecrease! / a.testLog[1].stepDistance!) < 1e-15);
   assert.equal(meanOver([0, 1, 2, 3], [1, NaN, 3, 5], 0, 3), 2);
 });
+
+test("RFLO's fused recurrent drive: the same learning as the unfused loop, on both engines and in float64", () => {
+  const pre = pretrainedSmall();
+  for (const engineName of nativeAvailable() ? (["openblas", "js"] as const) : (["js"] as const)) {
+    setEngine(engineName);
+    try {
+      for (const dtype of ["float32", "float64"] as const) {
+        const p = net.cloneNetwork(pre, dtype);
+        const config = adaptConfig({ rule: "rflo", trials: 6, testEvery: 3, lr: 2e-4 });
+        const fused = new Adapter(p, config);
+        const plain = new Adapter(p, config);
+        // Without accumulateWithDrive the adapter runs the unfused loop (a product over W_rec in every forward step).
+        (plain as unknown as { rule: { accumulateWithDrive?: unknown } }).rule.accumulateWithDrive = undefined;
+        fused.run();
+        plain.run();
+        const tol = dtype === "float64" ? 1e-12 : 2e-5;
+        for (let t = 0; t < 6; t++) {
+          const a = fused.trialLog[t].loss, b = plain.trialLog[t].loss;
+          assert.ok(Math.abs(a - b) <= tol * b, `${engineName} ${dtype} trial ${t}: loss ${a} vs ${b}`);
+        }
+        const wa = fused.net.params.wRec, wb = plain.net.params.wRec;
+        let d = 0, s = 0;
+        for (let i = 0; i < wa.length; i++) { d += (wa[i] - wb[i]) ** 2; s += (wb[i] - pre.params.wRec[i]) ** 2; }
+        assert.ok(Math.sqrt(d / s) <= (dtype === "float64" ? 1e-10 : 1e-4), `${engineName} ${dtype}: W_rec differs by ${Math.sqrt(d / s)} of the learned change`);
+      }
+    } finally {
+      setEngine("auto");
+    }
+  }
+});

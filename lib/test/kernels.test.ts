@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  ADDON_PATH, Engine, FArray, _float32KernelsSpecialised, axpy, dot, engine, gemm, getThreads, nativeAvailable, scal, setEngine, setThreads,
+  ADDON_PATH, Engine, FArray, _float32KernelsSpecialised, alignedArray, axpy, distances2, dot, engine, gemm, getThreads, nativeAvailable, rfloStep, scal, setEngine, setThreads,
 } from "../src/kernels";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -315,4 +315,55 @@ test("vector helpers: axpy, dot, scal", () => {
     assert.throws(() => dot(x.subarray(2), y), /^RangeError: dot/);
   }
   assert.throws(() => axpy(1, new Float32Array(2), new Float64Array(2) as unknown as Float32Array), TypeError);
+});
+
+test("rfloStep's fused drive equals the updated matrix times next; distances2; aligned arrays (both engines, odd sizes)", () => {
+  for (const e of ENGINES) {
+    if (e === "openblas" && !nativeAvailable()) continue;
+    setEngine(e);
+    try {
+      for (const [rows, cols] of [[37, 45], [16, 16], [3, 70]] as const) {
+        const rnd = filler(rows * 100 + cols);
+        const fill = (n: number) => Float32Array.from({ length: n }, rnd);
+        const P = fill(rows * cols), W = fill(rows * cols), gate = fill(rows), pre = fill(cols), s = fill(rows), next = fill(cols);
+        const P2 = P.slice(), W2 = W.slice();
+        const drive = new Float32Array(rows);
+        const n1 = rfloStep(P, W, rows, cols, gate, pre, 0.2, s, 0.5, { next, drive });
+        const n2 = rfloStep(P2, W2, rows, cols, gate, pre, 0.2, s, 0.5);
+        assert.deepEqual(P, P2, `${e}: the trace is the same with or without the drive`);
+        assert.deepEqual(W, W2, `${e}: the update is the same with or without the drive`);
+        assert.ok(Math.abs(n1 - n2) <= 1e-6 * n2, `${e}: norm ${n1} vs ${n2}`);
+        for (let i = 0; i < rows; i++) {
+          let d = 0;
+          for (let j = 0; j < cols; j++) d += W[i * cols + j] * next[j];
+          assert.ok(Math.abs(drive[i] - d) <= 1e-5 * (1 + Math.abs(d)), `${e} ${rows}x${cols}: drive[${i}] ${drive[i]} vs ${d}`);
+        }
+        // The norm is |diag(s) P|_F^2 of the new trace.
+        let want = 0;
+        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) want += (s[i] * P[i * cols + j]) ** 2;
+        assert.ok(Math.abs(n1 - want) <= 1e-5 * want, `${e}: norm ${n1} vs ${want}`);
+      }
+      const x = Float32Array.from({ length: 1001 }, filler(1)), a = Float32Array.from({ length: 1001 }, filler(2)), b = Float32Array.from({ length: 1001 }, filler(3));
+      const out = new Float64Array(2);
+      distances2(x, a, b, out);
+      let da = 0, db = 0;
+      for (let i = 0; i < x.length; i++) { da += (x[i] - a[i]) ** 2; db += (x[i] - b[i]) ** 2; }
+      assert.ok(Math.abs(out[0] - da) <= 1e-12 * da && Math.abs(out[1] - db) <= 1e-12 * db, `${e}: distances2 ${out} vs ${da}, ${db}`);
+      assert.throws(() => distances2(x, a.subarray(0, 10), b, out), /distances2: a has 10 elements/);
+    } finally {
+      setEngine("auto");
+    }
+  }
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const n of [0, 1, 7, 160000]) {
+      const arr = alignedArray(dtype, n);
+      assert.equal(arr.length, n);
+      assert.equal(arr instanceof Float64Array, dtype === "float64");
+      assert.ok(arr.every((v) => v === 0), "zeroed");
+    }
+  }
+  if (nativeAvailable()) {
+    const addon = require(ADDON_PATH);
+    for (let k = 0; k < 5; k++) assert.equal(addon.addressMod(alignedArray("float32", 1000 + k), 64), 0, "starts on a 64-byte boundary");
+  }
 });

@@ -7,7 +7,7 @@
  * With projection "transpose" the error goes through W_out^T instead (the reference's RFLO_t).
  * `legacyRow0` reproduces RFLO_t's bug of using row 0 of P for every postsynaptic unit (SPEC §10.6).
  */
-import { FArray, outerTrace, rfloStep, rowScaleAdd } from "../kernels";
+import { FArray, gemm, outerTrace, rfloStep, rowScaleAdd } from "../kernels";
 import { Network, Rollout } from "../network";
 import { ErrorProjection, LearningRule, newArray, projectError } from "./rule";
 import { ParameterError } from "../validate";
@@ -75,14 +75,24 @@ export class Rflo implements LearningRule {
   }
 
   accumulate(k: number, out: FArray, scale: number): number {
+    return this.update(k, out, scale);
+  }
+
+  accumulateWithDrive(k: number, out: FArray, scale: number, next: FArray, drive: FArray): number {
+    return this.update(k, out, scale, { next, drive });
+  }
+
+  private update(k: number, out: FArray, scale: number, fuse?: { next: FArray; drive: FArray }): number {
     const N = this.net.config.N;
     projectError(this.net, this.ro, k, this.options.projection ?? "feedback", this.s);
     if (this.pending >= 0 && !this.options.legacyRow0) {
       const [gate, pre] = this.traceInputs(this.pending);
       this.pending = -1;
-      return Math.sqrt(rfloStep(this.P, out, N, N, gate, pre, this.alpha, this.s, scale));
+      return Math.sqrt(rfloStep(this.P, out, N, N, gate, pre, this.alpha, this.s, scale, fuse));
     }
     this.flush();
-    return Math.sqrt(rowScaleAdd(out, this.P, N, N, this.s, scale, this.options.legacyRow0 === true));
+    const norm = Math.sqrt(rowScaleAdd(out, this.P, N, N, this.s, scale, this.options.legacyRow0 === true));
+    if (fuse) gemm(false, false, N, 1, N, 1, out, N, fuse.next, 1, 0, fuse.drive, 1);
+    return norm;
   }
 }

@@ -4,7 +4,7 @@
  * update for the current error e_{k+1} into a buffer; W_rec <- W_rec + lr * dw_k before the next step.
  * Rules learn from trial 0 of the rollout (the reference's "batch element 0").
  */
-import { FArray } from "../kernels";
+import { FArray, alignedArray } from "../kernels";
 import { Network, Rollout } from "../network";
 
 export interface LearningRule {
@@ -20,6 +20,13 @@ export interface LearningRule {
    */
   accumulate(k: number, out: FArray, scale: number): number;
   /**
+   * Optional: `accumulate` fused with the next step's recurrent drive. The same update into `out`
+   * (W_rec itself, in the adaptation loop), and drive = out · next ([N], next = r_{k+1} of trial 0) from
+   * the updated `out`, computed in the same pass over it, so that the next forward step needs no pass of
+   * its own over W_rec (network.stepRollout's `drive`). Returns |dw_k|_F.
+   */
+  accumulateWithDrive?(k: number, out: FArray, scale: number, next: FArray, drive: FArray): number;
+  /**
    * Writes the unscaled dw_k of the last `accumulate` into `out` (overwriting it), without touching the
    * rule's state: for alignment measurements beside a learning update that `accumulate` applied itself.
    */
@@ -34,7 +41,13 @@ export function projectError(net: Network, ro: Rollout, k: number, projection: E
   const { N, nOut } = net.config;
   const e = ro.e;
   const at = (k + 1) * ro.B * nOut; // trial 0 of step k+1
-  if (projection === "feedback") {
+  if (projection === "feedback" && nOut === 2) {
+    // The reaching task's case, with the error hoisted out of the loop (same arithmetic as below).
+    const w = net.params.wFb;
+    const e0 = e[at];
+    const e1 = e[at + 1];
+    for (let i = 0; i < N; i++) s[i] = w[2 * i] * e0 + w[2 * i + 1] * e1;
+  } else if (projection === "feedback") {
     const w = net.params.wFb;
     for (let i = 0; i < N; i++) {
       let v = 0;
@@ -51,6 +64,7 @@ export function projectError(net: Network, ro: Rollout, k: number, projection: E
   }
 }
 
+/** A zeroed array of the same precision as `like`, starting on a cache line (kernels.alignedArray). */
 export function newArray(like: FArray, n: number): FArray {
-  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  return alignedArray(like instanceof Float64Array ? "float64" : "float32", n);
 }
