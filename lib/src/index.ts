@@ -13,6 +13,7 @@ export * as tftrain from "./tftrain";
 export * as rules from "./rules";
 export * as adapt from "./adapt";
 export * as results from "./results";
+export * as sweep from "./sweep";
 export * as analysis from "./analysis";
 export * as checkpoint from "./checkpoint";
 export * as provenance from "./provenance";

@@ -1,0 +1,381 @@
+/**
+ * Learning-rate sweeps (figure S1): a grid of adaptation cells, condition x rotation x learning rate x
+ * seed, each one adaptation run from the same pre-trained network. This file is the science side: the
+ * grid, its cells in a fixed order, the assignment of cells to shards, one cell's run with its
+ * divergence rule, and the merge of finished cells into one table. `cli/sweep.ts` does the files,
+ * processes and clusters.
+ *
+ * A cell diverges when its trial loss or test error stops being finite, or its test error (feedback off,
+ * 8 rotated targets) exceeds `divergeFactor` times the cell's own error before adaptation. A diverged
+ * cell stops at once and is recorded as such, with the trial where it happened: never as a NaN.
+ */
+import { Adapter, AdaptConfig, adaptConfig } from "./adapt";
+import { Network } from "./network";
+import { RULE_NAMES, RuleName } from "./rules";
+import { ParameterError, finite, integer, positive } from "./validate";
+
+/** A sweep grid, as kept in a JSON file (e.g. grids/s1.json). */
+export interface SweepGrid {
+  /** Names the results folder (runs/sweep/<name>, or data/results/<name> when shipped). */
+  name: string;
+  /** The pre-trained checkpoint, relative to the project's data/ folder (e.g. "pretrained/pretrain-fb-seed1.safetensors"). */
+  pretrained: string;
+  /** Conditions: a rule name, with "+c" when the control input stays on during learning. */
+  conditions: string[];
+  /** Rotations of the targets, degrees. */
+  rotations: number[];
+  /** Learning rates per condition (every condition needs its own list). */
+  learningRates: Record<string, number[]>;
+  seeds: number[];
+  /** Adaptation trials per cell. */
+  trials: number;
+  /** Test every this many trials (and before trial 0 and after the last). */
+  testEvery: number;
+  /** A cell diverges when its test error exceeds this factor times its error before adaptation (or is not finite). */
+  divergeFactor: number;
+  /** Free text kept with the results: why these rates. */
+  description?: string;
+}
+
+export interface SweepCell {
+  /** Position in the grid's fixed order (sharding uses it). */
+  index: number;
+  /** File-safe name, e.g. "rflo+c-rot40-lr5e-5-seed2". */
+  id: string;
+  condition: string;
+  rule: RuleName;
+  control: boolean;
+  rotation: number;
+  lr: number;
+  seed: number;
+}
+
+export type CellStatus = "done" | "diverged";
+
+/** What a finished cell yields. */
+export interface CellResult {
+  status: CellStatus;
+  /** Test error before adaptation and after the last trial run (feedback off, 8 rotated targets). */
+  initialTestError: number;
+  /** The last finite test error (the one that crossed the bound, for a diverged cell). */
+  finalTestError: number;
+  /** Trials run (fewer than grid.trials when diverged). */
+  trialsDone: number;
+  /** The trial after which divergence was detected (null unless diverged) and why. */
+  divergedAt: number | null;
+  divergedBecause: string | null;
+  /** The test curve: error after `trial` trials. */
+  tests: { trial: number; testError: number }[];
+  /** Mean trial loss over the last min(100, trialsDone) trials. */
+  lateTrialLoss: number;
+}
+
+const CONDITION = /^([a-z_]+)(\+c)?$/;
+
+/** Parses "rflo+c" into a rule and the control flag; a clear error for anything else. */
+export function parseCondition(condition: string): { rule: RuleName; control: boolean } {
+  const m = CONDITION.exec(condition);
+  if (!m || !(RULE_NAMES as readonly string[]).includes(m[1])) {
+    throw new ParameterError("conditions", `each must be one of ${RULE_NAMES.flatMap((r) => [`${r}+c`, r]).join(", ")}, got ${JSON.stringify(condition)}`);
+  }
+  return { rule: m[1] as RuleName, control: m[2] === "+c" };
+}
+
+/** "5e-5" rather than "0.00005": short, exact for the grid's values, and safe in file names. */
+export function formatLr(lr: number): string {
+  const [mant, exp] = lr.toExponential().split("e");
+  return `${mant}e${Number(exp)}`;
+}
+
+/** Checks a parsed grid (from JSON) and returns it typed; every error names the field and what it allows. */
+export function checkGrid(raw: unknown): SweepGrid {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ParameterError("grid", "must be a JSON object");
+  const g = raw as Record<string, unknown>;
+  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description"];
+  for (const k of Object.keys(g)) if (!known.includes(k)) throw new ParameterError(k, `is not a grid field (fields: ${known.join(", ")})`);
+  const list = (name: string, min = 1): unknown[] => {
+    const v = g[name];
+    if (!Array.isArray(v) || v.length < min) throw new ParameterError(name, `must be a list of at least ${min} value(s)`);
+    return v;
+  };
+  const str = (name: string): string => {
+    const v = g[name];
+    if (typeof v !== "string" || v.length === 0) throw new ParameterError(name, "must be a non-empty string");
+    return v;
+  };
+  const name = str("name");
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ParameterError("name", `must be a file-safe name (letters, digits, . _ -), got ${JSON.stringify(name)}`);
+  const conditions = list("conditions").map((c) => {
+    if (typeof c !== "string") throw new ParameterError("conditions", "must be strings");
+    parseCondition(c);
+    return c;
+  });
+  if (new Set(conditions).size !== conditions.length) throw new ParameterError("conditions", "must not repeat");
+  const numbers = (field: string, values: unknown[]): number[] => {
+    const out = values.map((v) => {
+      if (typeof v !== "number") throw new ParameterError(field, `must be numbers, got ${JSON.stringify(v)}`);
+      return v;
+    });
+    if (new Set(out).size !== out.length) throw new ParameterError(field, "must not repeat");
+    return out;
+  };
+  const rotations = numbers("rotations", list("rotations"));
+  for (const r of rotations) {
+    finite("rotations", r);
+    if (r < -180 || r > 180) throw new ParameterError("rotations", `must be in [-180, 180] degrees, got ${r}`);
+  }
+  const lrsRaw = g.learningRates;
+  if (typeof lrsRaw !== "object" || lrsRaw === null || Array.isArray(lrsRaw)) throw new ParameterError("learningRates", "must be an object: condition -> list of rates");
+  const learningRates: Record<string, number[]> = {};
+  for (const c of conditions) {
+    const v = (lrsRaw as Record<string, unknown>)[c];
+    if (!Array.isArray(v) || v.length === 0) throw new ParameterError(`learningRates.${c}`, "must be a non-empty list of rates");
+    learningRates[c] = numbers(`learningRates.${c}`, v);
+    for (const lr of learningRates[c]) positive(`learningRates.${c}`, lr);
+  }
+  for (const c of Object.keys(lrsRaw)) if (!conditions.includes(c)) throw new ParameterError(`learningRates.${c}`, `names a condition not in conditions (${conditions.join(", ")})`);
+  const seeds = numbers("seeds", list("seeds"));
+  for (const s of seeds) integer("seeds", s, 0);
+  const trials = g.trials ?? 1000;
+  const testEvery = g.testEvery ?? 25;
+  const divergeFactor = g.divergeFactor ?? 10;
+  if (typeof trials !== "number") throw new ParameterError("trials", "must be a number");
+  if (typeof testEvery !== "number") throw new ParameterError("testEvery", "must be a number");
+  if (typeof divergeFactor !== "number") throw new ParameterError("divergeFactor", "must be a number");
+  integer("trials", trials, 1);
+  integer("testEvery", testEvery, 1);
+  if (!(divergeFactor > 1) || !Number.isFinite(divergeFactor)) throw new ParameterError("divergeFactor", `must be a finite number > 1, got ${divergeFactor}`);
+  const description = g.description;
+  if (description !== undefined && typeof description !== "string") throw new ParameterError("description", "must be a string");
+  return { name, pretrained: str("pretrained"), conditions, rotations, learningRates, seeds, trials, testEvery, divergeFactor, ...(description ? { description } : {}) };
+}
+
+/** Every cell of the grid, in a fixed order: seed, rotation, condition, learning rate (slowest to fastest varying). */
+export function gridCells(grid: SweepGrid): SweepCell[] {
+  const cells: SweepCell[] = [];
+  for (const seed of grid.seeds) {
+    for (const rotation of grid.rotations) {
+      for (const condition of grid.conditions) {
+        for (const lr of grid.learningRates[condition]) {
+          const { rule, control } = parseCondition(condition);
+          const id = `${condition}-rot${rotation}-lr${formatLr(lr)}-seed${seed}`;
+          cells.push({ index: cells.length, id, condition, rule, control, rotation, lr, seed });
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+/** Shard i of n (0 <= i < n): the cells whose index is i modulo n. Every cell is in exactly one shard. */
+export function shardCells(cells: SweepCell[], shard: { index: number; count: number }): SweepCell[] {
+  return cells.filter((c) => c.index % shard.count === shard.index);
+}
+
+/** Parses "i/n" (0-based i). */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new ParameterError("shard", `must be i/n with 0 <= i < n, e.g. 0/8, got ${JSON.stringify(text)}`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index >= count) throw new ParameterError("shard", `must be i/n with 0 <= i < n, got ${text}`);
+  return { index, count };
+}
+
+/**
+ * The shard a cluster task should take, from its environment: a Slurm job array (SLURM_ARRAY_TASK_ID
+ * counted from SLURM_ARRAY_TASK_MIN, out of SLURM_ARRAY_TASK_COUNT), or a Kubernetes indexed job
+ * (JOB_COMPLETION_INDEX, out of SHARD_COUNT, which the job spec sets to its `completions`). Null: neither.
+ */
+export function shardFromEnv(env: Record<string, string | undefined>): { index: number; count: number; source: string } | null {
+  const int = (name: string): number => {
+    const v = env[name];
+    if (v === undefined || !/^\d+$/.test(v)) throw new ParameterError(name, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  if (env.SLURM_ARRAY_TASK_ID !== undefined) {
+    const id = int("SLURM_ARRAY_TASK_ID");
+    const count = int("SLURM_ARRAY_TASK_COUNT");
+    const min = env.SLURM_ARRAY_TASK_MIN !== undefined ? int("SLURM_ARRAY_TASK_MIN") : 0;
+    const s = parseShard(`${id - min}/${count}`);
+    return { ...s, source: `Slurm array task ${id} of ${count}` };
+  }
+  if (env.JOB_COMPLETION_INDEX !== undefined) {
+    const index = int("JOB_COMPLETION_INDEX");
+    if (env.SHARD_COUNT === undefined) throw new ParameterError("SHARD_COUNT", "must be set (to the job's completions) beside JOB_COMPLETION_INDEX, or pass --shard i/n");
+    const s = parseShard(`${index}/${int("SHARD_COUNT")}`);
+    return { ...s, source: `Kubernetes completion index ${index} of ${s.count}` };
+  }
+  return null;
+}
+
+/** The adaptation config of one cell. */
+export function cellConfig(grid: SweepGrid, cell: SweepCell): AdaptConfig {
+  return adaptConfig({ rule: cell.rule, control: cell.control, lr: cell.lr, seed: cell.seed, rotationDeg: cell.rotation, trials: grid.trials, testEvery: grid.testEvery });
+}
+
+/**
+ * One cell's run, a trial at a time, on an adapter made from cellConfig (fresh or resumed): the caller
+ * drives it (progress bars, checkpoints, interruption) and reads the result once `step` returns false.
+ */
+export class CellRun {
+  private divergedAt: number | null = null;
+  private because: string | null = null;
+  private over = false;
+
+  constructor(readonly adapter: Adapter, readonly grid: SweepGrid) {
+    if (adapter.testLog.length === 0) adapter.test();
+    // A resumed cell may have crossed the bound at its last test before the interruption.
+    if (adapter.done > 0) this.checkTest();
+    this.over = this.over || adapter.done >= adapter.config.trials;
+  }
+
+  /** The cell's error before adaptation (its divergence bound is divergeFactor times this). */
+  get initialTestError(): number {
+    return this.adapter.testLog[0].testError;
+  }
+
+  get finished(): boolean {
+    return this.over;
+  }
+
+  private checkTest(): void {
+    const last = this.adapter.testLog[this.adapter.testLog.length - 1].testError;
+    const bound = this.grid.divergeFactor * this.initialTestError;
+    if (!Number.isFinite(last)) this.because = "test error not finite";
+    else if (last > bound) this.because = `test error ${last.toPrecision(4)} > ${this.grid.divergeFactor} x initial ${this.initialTestError.toPrecision(4)}`;
+    if (this.because) {
+      this.divergedAt = this.adapter.done;
+      this.over = true;
+    }
+  }
+
+  /** Runs one trial (and the test when one is due); returns whether the cell goes on. */
+  step(): boolean {
+    if (this.over) return false;
+    const a = this.adapter;
+    let loss: number;
+    try {
+      loss = a.trial().loss;
+    } catch (e) {
+      // The adapter refuses to go on from a non-finite loss (ParameterError "lr"); here that is a result.
+      if (!(e instanceof ParameterError && e.parameter === "lr")) throw e;
+      loss = NaN;
+    }
+    if (!Number.isFinite(loss)) {
+      a.test();
+      this.divergedAt = a.done;
+      this.because = "trial loss not finite";
+      this.over = true;
+      return false;
+    }
+    if (a.done % a.config.testEvery === 0 || a.done === a.config.trials) {
+      a.test();
+      this.checkTest();
+    }
+    if (a.done >= a.config.trials) this.over = true;
+    return !this.over;
+  }
+
+  /** The last trial's loss and the latest test error (for progress bars). */
+  latest(): { loss: number; testError: number } {
+    const a = this.adapter;
+    return { loss: a.trialLog.length ? a.trialLog[a.trialLog.length - 1].loss : NaN, testError: a.testLog[a.testLog.length - 1].testError };
+  }
+
+  result(): CellResult {
+    if (!this.over) throw new Error("CellRun.result: the cell has not finished; call step() until it returns false");
+    const a = this.adapter;
+    const tests = a.testLog.map((t) => ({ trial: t.trial, testError: t.testError }));
+    const ok = tests.filter((t) => Number.isFinite(t.testError));
+    const losses = a.trialLog.slice(-100).map((t) => t.loss).filter(Number.isFinite);
+    return {
+      status: this.divergedAt === null ? "done" : "diverged",
+      initialTestError: this.initialTestError,
+      finalTestError: ok.length ? ok[ok.length - 1].testError : this.initialTestError,
+      trialsDone: a.done,
+      divergedAt: this.divergedAt,
+      divergedBecause: this.because,
+      tests,
+      lateTrialLoss: losses.length ? losses.reduce((x, y) => x + y, 0) / losses.length : NaN,
+    };
+  }
+}
+
+/** Runs a whole cell from the pre-trained network in this process (notebooks' quick mode, tests). */
+export function runCellFrom(pretrained: Network, grid: SweepGrid, cell: SweepCell): CellResult {
+  const run = new CellRun(new Adapter(pretrained, cellConfig(grid, cell)), grid);
+  while (run.step());
+  return run.result();
+}
+
+/** One row of the merged table. */
+export interface SweepRow {
+  id: string;
+  condition: string;
+  rotation: number;
+  lr: number;
+  seed: number;
+  status: CellStatus;
+  initialTestError: number;
+  finalTestError: number;
+  trialsDone: number;
+  divergedAt: number | null;
+}
+
+export function sweepRow(cell: SweepCell, r: CellResult): SweepRow {
+  return {
+    id: cell.id,
+    condition: cell.condition,
+    rotation: cell.rotation,
+    lr: cell.lr,
+    seed: cell.seed,
+    status: r.status,
+    initialTestError: r.initialTestError,
+    finalTestError: r.finalTestError,
+    trialsDone: r.trialsDone,
+    divergedAt: r.divergedAt,
+  };
+}
+
+/** Per condition, rotation and rate: the final error's mean and sd over seeds that did not diverge, and how many diverged. */
+export interface SweepSummaryRow {
+  condition: string;
+  rotation: number;
+  lr: number;
+  seeds: number;
+  diverged: number;
+  mean: number;
+  sd: number;
+}
+
+export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
+  const groups = new Map<string, SweepRow[]>();
+  for (const r of rows) {
+    const key = `${r.condition}|${r.rotation}|${r.lr}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(r);
+  }
+  const out: SweepSummaryRow[] = [];
+  for (const g of groups.values()) {
+    const ok = g.filter((r) => r.status === "done").map((r) => r.finalTestError);
+    const mean = ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
+    const sd = ok.length > 1 ? Math.sqrt(ok.reduce((a, b) => a + (b - mean) ** 2, 0) / (ok.length - 1)) : ok.length === 1 ? 0 : NaN;
+    out.push({ condition: g[0].condition, rotation: g[0].rotation, lr: g[0].lr, seeds: g.length, diverged: g.length - ok.length, mean, sd });
+  }
+  return out;
+}
+
+/**
+ * Per condition and rotation, the rate with the lowest mean final error among rates where no seed
+ * diverged (null when every rate had a divergence).
+ */
+export function bestRates(summary: SweepSummaryRow[]): { condition: string; rotation: number; best: SweepSummaryRow | null }[] {
+  const keys = [...new Set(summary.map((s) => `${s.condition}|${s.rotation}`))];
+  return keys.map((k) => {
+    const rows = summary.filter((s) => `${s.condition}|${s.rotation}` === k);
+    const ok = rows.filter((s) => s.diverged === 0 && Number.isFinite(s.mean));
+    const best = ok.length ? ok.reduce((a, b) => (b.mean < a.mean ? b : a)) : null;
+    return { condition: rows[0].condition, rotation: rows[0].rotation, best };
+  });
+}
