@@ -12,7 +12,7 @@ export interface Trace {
   mode?: string;
   name?: string;
   x?: ArrayLike<number> | ArrayLike<string>;
-  y?: ArrayLike<number>;
+  y?: ArrayLike<number> | ArrayLike<string>;
   line?: { color?: string; width?: number; dash?: string };
   marker?: { color?: string; size?: number; symbol?: string };
   opacity?: number;
@@ -295,4 +295,118 @@ export function bandOf(values: ArrayLike<number>, rows: number, cols: number, x?
     hi.push(spread === "sd" ? m + sd : v.length ? Math.max(...v) : NaN);
   }
   return { x: x ? Array.from(x) : mean.map((_, i) => i), mean, lo, hi };
+}
+
+/** One cell of a heatmap: its column `x` and row `y` labels, a value (mean over seeds) and its spread. */
+export interface HeatCell {
+  x: string;
+  y: string;
+  /** The value shown by colour (NaN when no seed gave one: diverged or not computed). */
+  mean: number;
+  sd?: number;
+  /** Seeds in the cell, and how many of them diverged (0 when none). */
+  n?: number;
+  diverged?: number;
+  /** Set when the cell has not been computed yet: drawn as "not run", never as a blank. */
+  missing?: boolean;
+}
+
+export interface HeatmapOptions {
+  /** Colour by log10 of the value (colour bar labelled in the values themselves). */
+  log?: boolean;
+  /** Colour range in data units (shared between panels so that colours compare). */
+  zmin?: number;
+  zmax?: number;
+  colorscale?: string;
+  showscale?: boolean;
+  colorbarTitle?: string;
+  /** Column and row order (default: order of first appearance). */
+  xOrder?: string[];
+  yOrder?: string[];
+  /** Cell text for a computed cell (default: mean ± sd with 2 significant digits). */
+  label?: (c: HeatCell) => string;
+}
+
+/**
+ * A heatmap of cells (e.g. final error over rotation x learning rate): the value by colour (log scale
+ * optional), "mean ± sd" written in each cell, cells where every seed diverged filled dark grey and
+ * labelled "diverged", cells where some seeds diverged labelled with how many, and cells not computed
+ * hatched light grey and labelled "not run". Place the traces with `onSubplot`.
+ */
+export function heatmapTraces(cells: HeatCell[], opts: HeatmapOptions = {}): Trace[] {
+  const xs = opts.xOrder ?? [...new Set(cells.map((c) => c.x))];
+  const ys = opts.yOrder ?? [...new Set(cells.map((c) => c.y))];
+  const at = new Map(cells.map((c) => [`${c.x}\u0000${c.y}`, c]));
+  const f = (v: number) => (opts.log ? Math.log10(v) : v);
+  const sig = (v: number) => (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? Number(v.toPrecision(2)).toString() : v.toExponential(1));
+  const label = opts.label ?? ((c: HeatCell) => `${sig(c.mean)}${c.sd !== undefined && c.n !== undefined && c.n - (c.diverged ?? 0) > 1 ? `<br>±${sig(c.sd)}` : ""}`);
+  const z: (number | null)[][] = [];
+  const text: string[][] = [];
+  const grey: (number | null)[][] = [];
+  for (const y of ys) {
+    const zr: (number | null)[] = [];
+    const tr: string[] = [];
+    const gr: (number | null)[] = [];
+    for (const x of xs) {
+      const c = at.get(`${x}\u0000${y}`);
+      if (!c || c.missing) {
+        zr.push(null);
+        tr.push("not run");
+        gr.push(0);
+      } else if (!Number.isFinite(c.mean)) {
+        zr.push(null);
+        tr.push(c.n !== undefined ? `diverged<br>${c.diverged ?? c.n}/${c.n}` : "diverged");
+        gr.push(1);
+      } else {
+        zr.push(f(c.mean));
+        tr.push(label(c) + (c.diverged ? `<br>(${c.diverged}/${c.n ?? "?"} div.)` : ""));
+        gr.push(null);
+      }
+    }
+    z.push(zr);
+    text.push(tr);
+    grey.push(gr);
+  }
+  const lo = opts.zmin !== undefined ? f(opts.zmin) : undefined;
+  const hi = opts.zmax !== undefined ? f(opts.zmax) : undefined;
+  const colorbar: Record<string, unknown> = { title: { text: opts.colorbarTitle ?? "" }, thickness: 12 };
+  if (opts.log && lo !== undefined && hi !== undefined) {
+    const ticks: number[] = [];
+    for (let p = Math.ceil(lo); p <= Math.floor(hi); p++) ticks.push(p);
+    colorbar.tickvals = ticks;
+    colorbar.ticktext = ticks.map((p) => `1e${p}`);
+  }
+  return [
+    {
+      // Underneath: light grey for cells not run, dark grey for cells where every seed diverged.
+      type: "heatmap",
+      x: xs,
+      y: ys,
+      z: grey,
+      zmin: 0,
+      zmax: 1,
+      colorscale: [[0, "#e6e6e6"], [1, "#555555"]],
+      showscale: false,
+      hoverinfo: "skip",
+      xgap: 2,
+      ygap: 2,
+    },
+    {
+      type: "heatmap",
+      x: xs,
+      y: ys,
+      z,
+      text,
+      texttemplate: "%{text}",
+      textfont: { size: 10 },
+      hovertemplate: "%{x}, %{y}: %{text}<extra></extra>",
+      colorscale: opts.colorscale ?? "Viridis",
+      ...(lo !== undefined ? { zmin: lo } : {}),
+      ...(hi !== undefined ? { zmax: hi } : {}),
+      showscale: opts.showscale ?? true,
+      colorbar,
+      xgap: 2,
+      ygap: 2,
+    },
+  ];
 }

@@ -10,6 +10,7 @@ import type { ColumnTable } from "arquero";
 import type { StepRecord, TestRecord, TrialRecord, WindowRecord } from "./adapt";
 import { Network, cloneNetwork } from "./network";
 import { CheckpointError, TORCH_NAMES, loadCheckpoint } from "./checkpoint";
+import { SweepGrid, SweepRow, checkGrid } from "./sweep";
 
 function arquero(): typeof aqType {
   return require("arquero") as typeof aqType;
@@ -140,4 +141,28 @@ export function stepBand(runs: RunRecords[], condition: string, trial: number): 
     lo: Array.from({ length: n }, (_, k) => Math.min(...at(k))),
     hi: Array.from({ length: n }, (_, k) => Math.max(...at(k))),
   };
+}
+
+/** A merged sweep (`npm run sweep -- merge`): the grid, one row per finished cell, the test curves and the merge's provenance. */
+export interface SweepResults {
+  grid: SweepGrid;
+  rows: SweepRow[];
+  curves: { id: string; condition: string; rotation: number; lr: number; seed: number; trial: number; testError: number }[];
+  /** sweep.json: cells, finished, diverged, missing ids, commits, engines, core-hours, best rates. */
+  info: { cells: number; finished: number; diverged: number; missing: string[]; coreHours: number; commits: Record<string, number>; engines: Record<string, number>; mergedAt: string };
+}
+
+/** Reads a merged sweep folder (sweep.json, sweep.csv, curves.csv). */
+export function loadSweep(dir: string): SweepResults {
+  const aq = arquero();
+  const file = (f: string) => {
+    const p = path.join(dir, f);
+    if (!fs.existsSync(p)) throw new Error(`no ${p}: run \`npm run sweep -- merge\` for this folder first`);
+    return fs.readFileSync(p, "utf8");
+  };
+  const info = JSON.parse(file("sweep.json"));
+  const rows = aq.fromCSV(file("sweep.csv")).objects() as unknown as SweepRow[];
+  for (const r of rows) r.divergedAt = r.divergedAt ?? null;
+  const curves = aq.fromCSV(file("curves.csv")).objects() as unknown as SweepResults["curves"];
+  return { grid: checkGrid(info.grid), rows, curves, info };
 }

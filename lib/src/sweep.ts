@@ -13,6 +13,7 @@ import { Adapter, AdaptConfig, adaptConfig } from "./adapt";
 import { Network } from "./network";
 import { RULE_NAMES, RuleName } from "./rules";
 import { ParameterError, finite, integer, positive } from "./validate";
+import type { HeatCell } from "./plot";
 
 /** A sweep grid, as kept in a JSON file (e.g. grids/s1.json). */
 export interface SweepGrid {
@@ -378,4 +379,24 @@ export function bestRates(summary: SweepSummaryRow[]): { condition: string; rota
     const best = ok.length ? ok.reduce((a, b) => (b.mean < a.mean ? b : a)) : null;
     return { condition: rows[0].condition, rotation: rows[0].rotation, best };
   });
+}
+
+/**
+ * One condition's cells for plot.heatmapTraces: x the learning rate, y the rotation, the mean and sd of
+ * the final error over seeds that did not diverge, the number diverged, and cells with no finished seed
+ * in `rows` marked missing (not run yet), so that a partial sweep never shows a blank.
+ */
+export function heatCells(grid: SweepGrid, rows: SweepRow[], condition: string): HeatCell[] {
+  const summary = summarise(rows.filter((r) => r.condition === condition));
+  const cells: HeatCell[] = [];
+  for (const rotation of grid.rotations) {
+    for (const lr of grid.learningRates[condition]) {
+      const s = summary.find((r) => r.rotation === rotation && r.lr === lr);
+      const x = formatLr(lr);
+      const y = `${rotation}°`;
+      if (!s) cells.push({ x, y, mean: NaN, missing: true });
+      else cells.push({ x, y, mean: s.mean, sd: s.sd, n: s.seeds, diverged: s.diverged });
+    }
+  }
+  return cells;
 }

@@ -25,3 +25,25 @@ test("bandOf and bandTraces: mean ± sd or range per column, NaN skipped; a fill
   assert.equal(line.name, "m");
   assert.deepEqual(line.y, [2, 4.5]);
 });
+
+test("heatmapTraces: log colour, mean ± sd text, diverged and not-run cells marked (never blank)", () => {
+  const cells: plot.HeatCell[] = [
+    { x: "1e-5", y: "30°", mean: 0.01, sd: 0.002, n: 3, diverged: 0 },
+    { x: "1e-4", y: "30°", mean: NaN, n: 3, diverged: 3 },
+    { x: "1e-5", y: "60°", mean: 0.1, sd: 0.01, n: 3, diverged: 1 },
+    { x: "1e-4", y: "60°", mean: NaN, missing: true },
+  ];
+  const [under, main] = plot.heatmapTraces(cells, { log: true, zmin: 1e-3, zmax: 1, yOrder: ["60°", "30°"] }) as any[];
+  assert.deepEqual(main.x, ["1e-5", "1e-4"]);
+  assert.deepEqual(main.y, ["60°", "30°"]);
+  assert.ok(Math.abs(main.z[1][0] - -2) < 1e-12, "log10 of 0.01");
+  assert.equal(main.z[1][1], null);
+  assert.equal(main.text[1][0], "0.01<br>±0.002");
+  assert.equal(main.text[0][0], "0.1<br>±0.01<br>(1/3 div.)", "the sd of the two seeds left, and the divergences counted");
+  assert.equal(main.text[1][1], "diverged<br>3/3");
+  assert.equal(main.text[0][1], "not run");
+  assert.deepEqual(under.z, [[null, 0], [null, 1]], "dark grey under diverged cells, light grey under cells not run");
+  assert.deepEqual([main.zmin, main.zmax], [-3, 0]);
+  assert.deepEqual(main.colorbar.ticktext, ["1e-3", "1e-2", "1e-1", "1e0"]);
+  for (const row of main.text) for (const t of row) assert.ok(t.length > 0 && !/NaN/.test(t), `no blank or NaN text: ${t}`);
+});
