@@ -50,12 +50,12 @@ function assertOneLineError(r: ReturnType<typeof cli>, pattern: RegExp) {
 const shippedBefore = shippedHashes();
 
 test("every CLI: --help lists the options with defaults and exits 0", () => {
-  for (const name of ["pretrain", "adapt", "compare", "second-order"]) {
+  for (const name of ["pretrain", "adapt", "compare", "second-order", "sweep"]) {
     const r = cli(name, ["--help"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^usage: npm run /);
     assert.match(r.stdout, /--help/);
-    if (name !== "compare") assert.match(r.stdout, /--seeds? <.*\(default: 1/);
+    if (name !== "compare" && name !== "sweep") assert.match(r.stdout, /--seeds? <.*\(default: 1/);
   }
 });
 
@@ -261,6 +261,58 @@ test("a process killed (SIGKILL) while writing a checkpoint leaves the previous 
     if (fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")).length > tmpBefore) interrupted += 1;
   }
   assert.ok(interrupted >= 1, "no kill landed inside a write, so nothing was tested");
+});
+
+test("sweep: shards (by --shard and by Slurm's environment) merge to the same table as one process; other settings refused; data/ needs --replace-shipped", () => {
+  const gridFile = path.join(runs, "grid.json");
+  const grid = {
+    name: "cli-sweep", pretrained: "pretrained/pretrain-fb-seed1.safetensors", conditions: ["rflo+c", "rflo"], rotations: [30, 60],
+    learningRates: { "rflo+c": [5e-5, 5e-3], rflo: [5e-5] }, seeds: [1], trials: 6, testEvery: 3, divergeFactor: 10,
+  };
+  fs.writeFileSync(gridFile, JSON.stringify(grid));
+  const one = path.join(runs, "sweep-one");
+  const sharded = path.join(runs, "sweep-sharded");
+  const r1 = cli("sweep", ["--grid", gridFile, "--out", one, "--workers", "1"]);
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.match(r1.stderr, /shard 0\/1 \(default\): 6 of 6 cells to compute/);
+  for (const i of [0, 1]) assert.equal(cli("sweep", ["--grid", gridFile, "--out", sharded, "--shard", `${i}/3`, "--workers", "1"]).status, 0);
+  // The third shard as a Slurm array task would take it (ids counted from SLURM_ARRAY_TASK_MIN).
+  const slurmEnv = { ...env, SLURM_ARRAY_TASK_ID: "3", SLURM_ARRAY_TASK_MIN: "1", SLURM_ARRAY_TASK_COUNT: "3" };
+  const r3 = spawnSync(process.execPath, ["--import", "tsx", "cli/sweep.ts", "--grid", gridFile, "--out", sharded], { cwd: repo, env: slurmEnv, encoding: "utf8" });
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.match(r3.stderr, /shard 2\/3 \(Slurm array task 3 of 3\): 2 of 2 cells to compute/);
+  const again = cli("sweep", ["--grid", gridFile, "--out", sharded, "--shard", "1/3"]);
+  assert.match(again.stderr, /all 2 cells finished already/, "finished cells are skipped");
+  for (const dir of [one, sharded]) assert.equal(cli("sweep", ["merge", "--grid", gridFile, "--out", dir, "--require-complete"]).status, 0);
+  for (const f of ["sweep.csv", "summary.csv", "curves.csv"]) {
+    assert.equal(fs.readFileSync(path.join(sharded, f), "utf8"), fs.readFileSync(path.join(one, f), "utf8"), `${f}: sharded = one process`);
+  }
+  const info = JSON.parse(fs.readFileSync(path.join(one, "sweep.json"), "utf8"));
+  assert.deepEqual([info.cells, info.finished, info.missing], [6, 6, []]);
+  const rows = fs.readFileSync(path.join(one, "sweep.csv"), "utf8").trim().split("\n");
+  assert.equal(rows.length, 7);
+  assert.ok(rows.slice(1).every((l) => /,(done|diverged),/.test(l) && !/NaN/.test(l)), rows.join("\n"));
+
+  // A merge of a partial sweep lists what is missing; --require-complete makes that an error.
+  const part = path.join(runs, "sweep-part");
+  assert.equal(cli("sweep", ["--grid", gridFile, "--out", part, "--shard", "0/3", "--workers", "1"]).status, 0);
+  const m = cli("sweep", ["merge", "--grid", gridFile, "--out", part, "--require-complete"]);
+  assert.equal(m.status, 1);
+  assert.match(m.stderr, /merged 2\/6 cells[\s\S]*missing 4 cells:\n  rflo\+c-rot30-lr5e-3-seed1\n  rflo-rot30-lr5e-5-seed1\n/);
+  const st = cli("sweep", ["status", "--grid", gridFile, "--out", part]);
+  assert.match(st.stdout, /cli-sweep: 2\/6 cells finished, 0 part-way/);
+
+  // Other settings against stored cells are refused, naming the difference; the cell files stay as they were.
+  const before = fs.readFileSync(path.join(one, "cells", "rflo+c-rot30-lr5e-5-seed1.json"), "utf8");
+  fs.writeFileSync(gridFile, JSON.stringify({ ...grid, trials: 7 }));
+  assertOneLineError(cli("sweep", ["--grid", gridFile, "--out", one]), /rflo\+c-rot30-lr5e-5-seed1\.json was computed with other settings \(stored -> requested: config\.trials 6 -> 7\)/);
+  assert.equal(fs.readFileSync(path.join(one, "cells", "rflo+c-rot30-lr5e-5-seed1.json"), "utf8"), before);
+  fs.writeFileSync(gridFile, JSON.stringify({ ...grid, rotations: [30, 200] }));
+  assertOneLineError(cli("sweep", ["--grid", gridFile, "--out", one]), /--grid .*grid\.json: rotations: must be in \[-180, 180\] degrees, got 200/);
+  fs.writeFileSync(gridFile, JSON.stringify(grid));
+  assertOneLineError(cli("sweep", ["--grid", gridFile, "--out", "data/results/cli-sweep"]), /inside the shipped data folder .* --replace-shipped/);
+  assertOneLineError(cli("sweep", ["--grid", gridFile, "--out", one, "--shard", "3/3"]), /shard: must be i\/n with 0 <= i < n, got 3\/3/);
+  assertOneLineError(cli("sweep", ["frobnicate", "--grid", gridFile]), /unknown command "frobnicate"/);
 });
 
 test("after all CLI tests, the shipped data is byte-identical", () => {
