@@ -100,8 +100,8 @@ runCli(spec, async ({ values: a, positionals }) => {
     for (const c of all) if (!finished(c)) console.log(`  ${fs.existsSync(partialOf(c)) ? "part-way" : "missing "}  ${c.id}`);
     return;
   }
-  if (mode === "merge") return merge(grid, gridFile, all, out, fileOf, a["require-complete"]);
   if (!dest) throw new Error("unreachable");
+  if (mode === "merge") return merge(grid, gridFile, all, out, fileOf, a["require-complete"], dest.provenance);
 
   // ---- run --------------------------------------------------------------------------------------
   const pretrainedSha256 = sha256File(pretrained);
@@ -135,8 +135,9 @@ runCli(spec, async ({ values: a, positionals }) => {
   }
   fs.mkdirSync(cellsDir, { recursive: true });
   const gridCopy = path.join(out, "grid.json");
-  const gridText = JSON.stringify(grid, null, 2) + "\n";
-  if (!fs.existsSync(gridCopy) || fs.readFileSync(gridCopy, "utf8") !== gridText) writeFileAtomic(gridCopy, gridText);
+  // The grid as this run read it, with the code that ran it (for readers of the folder; merge reads the cells).
+  const stored = fs.existsSync(gridCopy) ? JSON.parse(fs.readFileSync(gridCopy, "utf8")) : null;
+  if (!stored || JSON.stringify(stored.grid) !== JSON.stringify(grid)) writeFileAtomic(gridCopy, JSON.stringify({ grid, ...dest.provenance }, null, 2) + "\n");
 
   const slurmCpus = Number(process.env.SLURM_CPUS_PER_TASK);
   const workers = Math.min(a.workers ?? (envShard && Number.isInteger(slurmCpus) && slurmCpus > 0 ? slurmCpus : envShard ? 1 : os.availableParallelism()), todo.length);
@@ -226,7 +227,7 @@ runCli(spec, async ({ values: a, positionals }) => {
 });
 
 /** Builds sweep.csv (one row per cell), summary.csv (mean and sd over seeds), curves.csv and sweep.json (provenance, missing cells). */
-function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string, fileOf: (c: SweepCell) => string, requireComplete: boolean): void {
+function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string, fileOf: (c: SweepCell) => string, requireComplete: boolean, mergedBy: object): void {
   const rows: SweepRow[] = [];
   const curves: { id: string; condition: string; rotation: number; lr: number; seed: number; trial: number; testError: number }[] = [];
   const missing: string[] = [];
@@ -267,6 +268,7 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
     coreHours: seconds / 3600,
     best: bestRates(summary),
     mergedAt: new Date().toISOString(),
+    ...mergedBy, // the code that merged (each cell records the code that computed it)
   };
   writeFileAtomic(path.join(out, "sweep.json"), JSON.stringify(info, null, 2) + "\n");
   console.error(`${grid.name}: merged ${rows.length}/${all.length} cells (${info.diverged} diverged; ${info.coreHours.toFixed(2)} core-hours) -> ${rel(path.join(out, "sweep.csv"))}, summary.csv, curves.csv, sweep.json`);
