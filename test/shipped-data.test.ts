@@ -96,6 +96,7 @@ test("the current engine reproduces the first 10 batches of every shipped pre-tr
     const shipped = curves(file).train.loss;
     let worst = 0;
     for (let i = 0; i < 10; i++) worst = Math.max(worst, Math.abs(trainer.step().value.total - shipped[i]) / shipped[i]);
+    console.log(`${name}: first 10 batch losses, largest relative difference to the shipped run ${worst.toExponential(2)}`);
     assert.ok(worst < SAME_RUN, `${name}: batch losses differ by up to ${worst.toExponential(2)} (relative)`);
   }
 });
@@ -107,6 +108,7 @@ test("the current engine reproduces the first 10 trials of every shipped adaptat
     const a = new Adapter(pre, adaptConfig({ rule: run.condition.replace("+c", "") as RuleName, control, seed: run.seed }));
     let worst = 0;
     for (let i = 0; i < 10; i++) worst = Math.max(worst, Math.abs(a.trial().loss - run.trials[i].loss) / run.trials[i].loss);
+    console.log(`persistent-rot30 ${run.condition} seed ${run.seed}: first 10 trial losses, largest relative difference to the shipped run ${worst.toExponential(2)}`);
     assert.ok(worst < SAME_RUN, `${run.condition} seed ${run.seed}: trial losses differ by up to ${worst.toExponential(2)} (relative)`);
   }
 });
