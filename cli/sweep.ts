@@ -191,6 +191,7 @@ runCli(spec, async ({ values: a, positionals }) => {
     const bar = new Progress({ label: c.id, total: config.trials, start: adapter.done, unit: "trial" });
     if (resumedAt > 0) bar.log(`${c.id}: resuming at trial ${resumedAt}`);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     while (run.step()) {
       const { loss, testError } = run.latest();
       bar.update(adapter.done, { loss, "test (fb off)": testError });
@@ -218,6 +219,8 @@ runCli(spec, async ({ values: a, positionals }) => {
       slurmJob: process.env.SLURM_ARRAY_JOB_ID ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}` : process.env.SLURM_JOB_ID ?? null,
       resumedAt: resumedAt > 0 ? resumedAt : null,
       secondsThisSession: (performance.now() - t0) / 1000,
+      // CPU time (user + system) of this cell in this session: its cost, whatever else shared the core.
+      cpuSecondsThisSession: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(cpu0)),
       finishedAt: new Date().toISOString(),
     };
     writeFileAtomic(fileOf(c), JSON.stringify(record, null, 1) + "\n");
@@ -234,6 +237,8 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
   const commits = new Map<string, number>();
   const engines = new Map<string, number>();
   let seconds = 0;
+  let cpuSeconds = 0;
+  let withoutCpu = 0;
   for (const c of all) {
     if (!fs.existsSync(fileOf(c))) {
       missing.push(c.id);
@@ -248,6 +253,8 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
     commits.set(key, (commits.get(key) ?? 0) + 1);
     engines.set(rec.engine, (engines.get(rec.engine) ?? 0) + 1);
     seconds += rec.secondsThisSession ?? 0;
+    if (typeof rec.cpuSecondsThisSession === "number") cpuSeconds += rec.cpuSecondsThisSession;
+    else withoutCpu += 1;
   }
   if (!rows.length) throw new Refusal(`no finished cells of ${grid.name} in ${out} (run the sweep first)`);
   const summary = summarise(rows);
@@ -265,13 +272,16 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
     pretrainedSha256: [...pretrainedShas],
     commits: Object.fromEntries(commits),
     engines: Object.fromEntries(engines),
-    coreHours: seconds / 3600,
+    // CPU hours of the cells (the cost); the wall hours of their processes are larger when cores were shared.
+    coreHours: cpuSeconds / 3600,
+    wallHours: seconds / 3600,
+    cellsWithoutCpuTime: withoutCpu,
     best: bestRates(summary),
     mergedAt: new Date().toISOString(),
     ...mergedBy, // the code that merged (each cell records the code that computed it)
   };
   writeFileAtomic(path.join(out, "sweep.json"), JSON.stringify(info, null, 2) + "\n");
-  console.error(`${grid.name}: merged ${rows.length}/${all.length} cells (${info.diverged} diverged; ${info.coreHours.toFixed(2)} core-hours) -> ${rel(path.join(out, "sweep.csv"))}, summary.csv, curves.csv, sweep.json`);
+  console.error(`${grid.name}: merged ${rows.length}/${all.length} cells (${info.diverged} diverged; ${info.coreHours.toFixed(2)} CPU core-hours${withoutCpu ? ` for the ${rows.length - withoutCpu} cells that recorded it` : ""}, ${info.wallHours.toFixed(2)} process wall-hours) -> ${rel(path.join(out, "sweep.csv"))}, summary.csv, curves.csv, sweep.json`);
   if (missing.length) {
     console.error(`missing ${missing.length} cells:`);
     for (const m of missing) console.error(`  ${m}`);

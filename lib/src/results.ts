@@ -149,7 +149,7 @@ export interface SweepResults {
   rows: SweepRow[];
   curves: { id: string; condition: string; rotation: number; lr: number; seed: number; trial: number; testError: number }[];
   /** sweep.json: cells, finished, diverged, missing ids, commits, engines, core-hours, best rates. */
-  info: { cells: number; finished: number; diverged: number; missing: string[]; coreHours: number; commits: Record<string, number>; engines: Record<string, number>; mergedAt: string };
+  info: { cells: number; finished: number; diverged: number; missing: string[]; coreHours: number; wallHours?: number; cellsWithoutCpuTime?: number; commits: Record<string, number>; engines: Record<string, number>; mergedAt: string };
 }
 
 /** Reads a merged sweep folder (sweep.json, sweep.csv, curves.csv). */
