@@ -35,7 +35,7 @@ const rel = (p: string) => path.relative(process.cwd(), p) || ".";
 const DEFAULT_GRID = projectPath("grids", "s1.json");
 
 const spec = {
-  usage: "npm run sweep -- [run | merge | status]",
+  usage: "npm run sweep --",
   about: `Runs a learning-rate sweep grid (grids/*.json): run computes this shard's cells (all cells by
 default; on a Slurm array or Kubernetes indexed job the shard comes from the environment), merge
 builds one table from the finished cells and lists the missing ones, status counts them. Finished
@@ -46,7 +46,7 @@ never written unless asked.`,
     grid: { ...opt.str("the sweep grid (JSON)", DEFAULT_GRID, "<file>"), shown: rel(DEFAULT_GRID) },
     out: { ...opt.str("results folder", undefined, "<dir>"), shown: "runs/sweep/<grid name>" },
     shard: { ...opt.str("this task's share of the cells, i/n: the cells whose index is i mod n", undefined, "<i/n>"), shown: "from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX/SHARD_COUNT, else 0/1" },
-    only: opt.list("compute only cells of these conditions now (the others stay for a later run)", opt.str("", "", "<condition>"), []),
+    only: { ...opt.list("compute only cells of these conditions now (the others stay for a later run)", opt.str("", "", "<condition>"), []), shown: "every condition of the grid" },
     cell: opt.str("compute only this cell (its id, as in status)", undefined, "<id>"),
     workers: { ...opt.int("cells computed at once, each in its own process", undefined, 1, 256), shown: `SLURM_CPUS_PER_TASK in a Slurm task, else one per core (${os.availableParallelism()} here)` },
     threads: opt.int("OpenBLAS threads per cell (not a setting of the result)", 1, 1, 256),
@@ -109,6 +109,7 @@ runCli(spec, async ({ values: a, positionals }) => {
   const envShard = shardFromEnv(process.env);
   const shard = a.shard !== undefined ? { ...parseShard(a.shard), source: "--shard" } : envShard ?? { index: 0, count: 1, source: "default" };
   let mine = shardCells(all, shard);
+  for (const c of a.only) if (!grid.conditions.includes(c)) throw new Refusal(`--only ${c}: not a condition of ${rel(gridFile)} (${grid.conditions.join(", ")})`);
   if (a.only.length) mine = mine.filter((c) => a.only.includes(c.condition));
   if (a.cell !== undefined) {
     mine = all.filter((c) => c.id === a.cell);
