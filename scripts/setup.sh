@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 
-APT_PACKAGES=(jupyter-core jupyter-nbconvert jupyter-client libopenblas-dev python3-numpy)
+# jupyter-notebook: the classic Notebook 6.4 front end (`npm run notebook`; JupyterLab is not in Debian 12).
+# chromium: the browser the tests drive through puppeteer-core (live notebook, exported reports).
+APT_PACKAGES=(jupyter-core jupyter-nbconvert jupyter-client jupyter-notebook chromium libopenblas-dev python3-numpy)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -43,7 +45,7 @@ if [[ -f scripts/build-native.sh ]]; then
 fi
 
 # Project-local tslab kernel (argv as written by `tslab install`, with an absolute binary path).
-# Jupyter finds it through JUPYTER_PATH=$REPO/.jupyter (scripts/run_notebooks.py sets it).
+# Jupyter finds it through JUPYTER_PATH=$REPO/.jupyter (scripts/run_notebooks.py and scripts/notebook.sh set it).
 kernel_dir=.jupyter/kernels/tslab
 mkdir -p "$kernel_dir"
 TSLAB_BIN="$REPO/node_modules/.bin/tslab" node -e '
@@ -58,4 +60,4 @@ echo "setup: wrote $kernel_dir/kernel.json (use JUPYTER_PATH=$REPO/.jupyter)"
 
 echo "setup: npm run build"
 npm run build
-echo "setup: done"
+echo "setup: done; \`npm run notebook\` starts Jupyter Notebook on notebooks/"
