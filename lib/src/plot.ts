@@ -307,6 +307,8 @@ export interface HeatCell {
   /** Seeds in the cell, and how many of them diverged (0 when none). */
   n?: number;
   diverged?: number;
+  /** Seeds the cell should have: a cell with fewer (n < of) is marked "n/of seeds" (a partial sweep). */
+  of?: number;
   /** Set when the cell has not been computed yet: drawn as "not run", never as a blank. */
   missing?: boolean;
 }
@@ -343,29 +345,36 @@ export function heatmapTraces(cells: HeatCell[], opts: HeatmapOptions = {}): Tra
   const z: (number | null)[][] = [];
   const text: string[][] = [];
   const grey: (number | null)[][] = [];
+  const greyText: string[][] = [];
   for (const y of ys) {
     const zr: (number | null)[] = [];
     const tr: string[] = [];
     const gr: (number | null)[] = [];
+    const gt: string[] = [];
     for (const x of xs) {
       const c = at.get(`${x}\u0000${y}`);
+      const partial = c && c.of !== undefined && c.n !== undefined && c.n < c.of;
       if (!c || c.missing) {
         zr.push(null);
-        tr.push("not run");
+        tr.push("");
         gr.push(0);
+        gt.push("not run");
       } else if (!Number.isFinite(c.mean)) {
         zr.push(null);
-        tr.push(c.n !== undefined ? `diverged<br>${c.diverged ?? c.n}/${c.n}` : "diverged");
+        tr.push("");
         gr.push(1);
+        gt.push((c.n !== undefined ? `diverged<br>${c.diverged ?? c.n}/${c.n}` : "diverged") + (partial ? ` of ${c.of}` : ""));
       } else {
         zr.push(f(c.mean));
-        tr.push(label(c) + (c.diverged ? `<br>(${c.diverged}/${c.n ?? "?"} div.)` : ""));
+        tr.push(label(c) + (c.diverged ? `<br>(${c.diverged}/${c.n ?? "?"} div.)` : "") + (partial ? `<br>(${c.n}/${c.of} seeds)` : ""));
         gr.push(null);
+        gt.push("");
       }
     }
     z.push(zr);
     text.push(tr);
     grey.push(gr);
+    greyText.push(gt);
   }
   const lo = opts.zmin !== undefined ? f(opts.zmin) : undefined;
   const hi = opts.zmax !== undefined ? f(opts.zmax) : undefined;
@@ -387,7 +396,11 @@ export function heatmapTraces(cells: HeatCell[], opts: HeatmapOptions = {}): Tra
       zmax: 1,
       colorscale: [[0, "#e6e6e6"], [1, "#555555"]],
       showscale: false,
-      hoverinfo: "skip",
+      // The labels of these cells ride on this trace, so that Plotly picks a legible colour for each.
+      text: greyText,
+      texttemplate: "%{text}",
+      textfont: { size: 10 },
+      hovertemplate: "%{x}, %{y}: %{text}<extra></extra>",
       xgap: 2,
       ygap: 2,
     },

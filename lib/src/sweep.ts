@@ -369,13 +369,14 @@ export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
 
 /**
  * Per condition and rotation, the rate with the lowest mean final error among rates where no seed
- * diverged (null when every rate had a divergence).
+ * diverged and at least `seeds` seeds finished (a partial sweep's incomplete rates are left out); null
+ * when no rate qualifies.
  */
-export function bestRates(summary: SweepSummaryRow[]): { condition: string; rotation: number; best: SweepSummaryRow | null }[] {
+export function bestRates(summary: SweepSummaryRow[], seeds = 1): { condition: string; rotation: number; best: SweepSummaryRow | null }[] {
   const keys = [...new Set(summary.map((s) => `${s.condition}|${s.rotation}`))];
   return keys.map((k) => {
     const rows = summary.filter((s) => `${s.condition}|${s.rotation}` === k);
-    const ok = rows.filter((s) => s.diverged === 0 && Number.isFinite(s.mean));
+    const ok = rows.filter((s) => s.diverged === 0 && s.seeds >= seeds && Number.isFinite(s.mean));
     const best = ok.length ? ok.reduce((a, b) => (b.mean < a.mean ? b : a)) : null;
     return { condition: rows[0].condition, rotation: rows[0].rotation, best };
   });
@@ -395,7 +396,7 @@ export function heatCells(grid: SweepGrid, rows: SweepRow[], condition: string):
       const x = formatLr(lr);
       const y = `${rotation}°`;
       if (!s) cells.push({ x, y, mean: NaN, missing: true });
-      else cells.push({ x, y, mean: s.mean, sd: s.sd, n: s.seeds, diverged: s.diverged });
+      else cells.push({ x, y, mean: s.mean, sd: s.sd, n: s.seeds, diverged: s.diverged, of: grid.seeds.length });
     }
   }
   return cells;

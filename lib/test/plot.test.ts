@@ -33,6 +33,9 @@ test("heatmapTraces: log colour, mean ± sd text, diverged and not-run cells mar
     { x: "1e-5", y: "60°", mean: 0.1, sd: 0.01, n: 3, diverged: 1 },
     { x: "1e-4", y: "60°", mean: NaN, missing: true },
   ];
+  const partial = plot.heatmapTraces([{ x: "a", y: "b", mean: 0.5, sd: 0, n: 1, of: 3 }]) as any[];
+  assert.equal(partial[1].text[0][0], "0.5<br>(1/3 seeds)", "a cell with fewer seeds than the grid says so");
+  assert.equal((plot.heatmapTraces([{ x: "a", y: "b", mean: NaN, n: 1, diverged: 1, of: 3 }]) as any[])[0].text[0][0], "diverged<br>1/1 of 3");
   const [under, main] = plot.heatmapTraces(cells, { log: true, zmin: 1e-3, zmax: 1, yOrder: ["60°", "30°"] }) as any[];
   assert.deepEqual(main.x, ["1e-5", "1e-4"]);
   assert.deepEqual(main.y, ["60°", "30°"]);
@@ -40,10 +43,14 @@ test("heatmapTraces: log colour, mean ± sd text, diverged and not-run cells mar
   assert.equal(main.z[1][1], null);
   assert.equal(main.text[1][0], "0.01<br>±0.002");
   assert.equal(main.text[0][0], "0.1<br>±0.01<br>(1/3 div.)", "the sd of the two seeds left, and the divergences counted");
-  assert.equal(main.text[1][1], "diverged<br>3/3");
-  assert.equal(main.text[0][1], "not run");
+  assert.equal(under.text[1][1], "diverged<br>3/3");
+  assert.equal(under.text[0][1], "not run");
+  assert.deepEqual([main.text[1][1], main.text[0][1], under.text[1][0]], ["", "", ""], "each cell labelled by exactly one trace");
   assert.deepEqual(under.z, [[null, 0], [null, 1]], "dark grey under diverged cells, light grey under cells not run");
   assert.deepEqual([main.zmin, main.zmax], [-3, 0]);
   assert.deepEqual(main.colorbar.ticktext, ["1e-3", "1e-2", "1e-1", "1e0"]);
-  for (const row of main.text) for (const t of row) assert.ok(t.length > 0 && !/NaN/.test(t), `no blank or NaN text: ${t}`);
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
+    const t = main.text[i][j] || under.text[i][j];
+    assert.ok(t.length > 0 && !/NaN/.test(t), `no blank or NaN cell: ${t}`);
+  }
 });

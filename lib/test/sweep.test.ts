@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Adapter } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import {
-  CellRun, SweepGrid, bestRates, cellConfig, checkGrid, formatLr, gridCells, parseShard, runCellFrom, shardCells, shardFromEnv, summarise, sweepRow,
+  CellRun, SweepGrid, bestRates, heatCells, cellConfig, checkGrid, formatLr, gridCells, parseShard, runCellFrom, shardCells, shardFromEnv, summarise, sweepRow,
 } from "../src/sweep";
 
 const GRID = {
@@ -116,4 +116,8 @@ test("summaries: mean and sd over seeds that did not diverge, and the best rate 
   const best = bestRates(s);
   assert.equal(best.length, 1);
   assert.equal(best[0].best!.lr, 1e-5, "a rate where a seed diverged is not the best, however low its other seeds");
+  assert.equal(bestRates(s, 3)[0].best, null, "with 3 seeds required, no rate of 2 seeds qualifies (a partial sweep)");
+  const cellsHeat = heatCells(g, rows.slice(0, 3), "rflo+c");
+  assert.deepEqual(cellsHeat.map((c) => [c.x, c.y, c.n, c.of, c.missing ?? false]), [["1e-5", "30°", 2, 2, false], ["1e-4", "30°", 1, 2, false]]);
+  assert.ok(!cellsHeat[1].diverged && cellsHeat[1].mean === 0.1);
 });
