@@ -3,10 +3,14 @@
 
 Runs on Debian's Python (nbclient 0.7, nbformat 5, nbconvert 6.5). The .ipynb files are never written.
 
-    run_notebooks.py --mode quick|full [--out DIR] [--timeout SEC_PER_CELL] [--verbose] [--outputs] NOTEBOOK...
+    run_notebooks.py --mode quick|full [--out DIR] [--no-code] [--index] [--timeout SEC_PER_CELL]
+                     [--verbose] [--outputs] NOTEBOOK...
 
 --verbose prints one line per code cell (index, seconds, what it output); --outputs also prints each
 cell's text output (stdout, stderr and text/plain results; figures are named, not printed).
+--no-code leaves the code cells out of the HTML (prose, figures and printed results stay): for
+colleagues who read rather than run. --index also writes DIR/index.html, linking every report with its
+notebook's title and first paragraph.
 """
 import argparse
 import os
@@ -34,6 +38,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=["quick", "full"], required=True, help="exported to the kernel as FBC_MODE")
     p.add_argument("--out", type=Path, help="write <out>/<notebook-stem>.html")
+    p.add_argument("--no-code", action="store_true", help="leave code cells out of the HTML reports")
+    p.add_argument("--index", action="store_true", help="also write <out>/index.html linking every report")
     p.add_argument("--timeout", type=int, help="seconds per cell (default: 900 full, 300 quick)")
     p.add_argument("--verbose", action="store_true", help="one summary line per code cell")
     p.add_argument("--outputs", action="store_true", help="print each cell's text output (implies --verbose)")
@@ -89,16 +95,59 @@ def cell_text(cell):
     return "".join(texts).rstrip("\n")
 
 
-def write_html(nb, path):
-    exporter = HTMLExporter(extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
-                            template_file="offline.html.j2")
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+def write_atomic(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".html.tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(body)
+        f.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def write_html(nb, path, no_code=False):
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="offline.html.j2",
+                            exclude_input=no_code, exclude_input_prompt=no_code, exclude_output_prompt=no_code)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    write_atomic(path, body)
+
+
+def title_and_intro(path):
+    """The notebook's title (its first '# ' heading) and the first paragraph after it, as HTML."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    nb = nbformat.read(path, as_version=4)
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    if first is None:
+        return path.stem, ""
+    lines = first.source.strip().splitlines()
+    title = path.stem
+    if lines and lines[0].startswith("# "):
+        title, lines = lines[0][2:].strip(), lines[1:]
+    paragraphs = [p.strip() for p in "\n".join(lines).split("\n\n") if p.strip()]
+    return title, markdown2html_mistune(paragraphs[0]) if paragraphs else ""
+
+
+def write_index(out, notebooks, args, results):
+    import html
+    items = []
+    for path in notebooks:
+        title, intro = title_and_intro(path)
+        status = "" if results.get(path, False) else ' <span class="failed">(this run failed; the report shows where)</span>'
+        items.append(f'<li><h2><a href="{html.escape(path.stem)}.html">{html.escape(title)}</a>{status}</h2>'
+                     f'<div class="intro">{intro}</div><p class="file">{html.escape(path.name)}</p></li>')
+    mode = "full mode, from the shipped data" if args.mode == "full" else "quick mode (small recomputed versions)"
+    code = "code cells hidden" if args.no_code else "with code"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Feedback control guides credit assignment: reports</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}}
+li{{list-style:none;margin:0 0 1.6em 0}} h2{{font-size:1.15em;margin:0 0 .3em 0}} .file{{color:#777;font-size:.85em;margin:.2em 0}}
+.failed{{color:#b00;font-size:.8em}} code{{background:#f3f3f3;padding:0 .2em}}</style></head>
+<body><h1>Feedback control guides credit assignment in recurrent neural networks</h1>
+<p>Reports of the notebooks reproducing Kaleb, Feulner, Gallego &amp; Clopath (NeurIPS 2024), {mode}, {code};
+written {time.strftime("%Y-%m-%d %H:%M")}. Each report is self-contained and opens offline.</p>
+<ul>{"".join(items)}</ul></body></html>
+"""
+    write_atomic(out / "index.html", page)
 
 
 def run_notebook(path, args):
@@ -136,7 +185,7 @@ def run_notebook(path, args):
         print(f"--- error ---\n{error_text(cell or {}, exc)}\n=== end of {path} error ===\n", flush=True)
 
     if args.out:
-        write_html(nb, args.out / f"{path.stem}.html")
+        write_html(nb, args.out / f"{path.stem}.html", no_code=args.no_code)
     return ok
 
 
@@ -147,7 +196,10 @@ def main():
     os.environ["FBC_MODE"] = args.mode
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(REPO / ".jupyter"), os.environ.get("JUPYTER_PATH")]))
 
+    if (args.index or args.no_code) and not args.out:
+        sys.exit("run_notebooks: --index and --no-code need --out")
     passed = failed = 0
+    results = {}
     for path in args.notebooks:
         start = time.monotonic()
         try:
@@ -155,9 +207,13 @@ def main():
         except Exception as exc:  # unreadable notebook, HTML export failure
             print(f"{path}: {type(exc).__name__}: {exc}", flush=True)
             ok = False
+        results[path] = ok
         passed += ok
         failed += not ok
         print(f"{'PASS' if ok else 'FAIL'} {path} ({time.monotonic() - start:.1f} s)", flush=True)
+    if args.index:
+        write_index(args.out, args.notebooks, args, results)
+        print(f"index: {args.out / 'index.html'}", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
