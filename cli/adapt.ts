@@ -45,12 +45,13 @@ resume partial ones; other settings are refused. Shipped data is never written u
     trials: opt.int("adaptation trials per run", 1000, 1),
     rotation: opt.num("rotation of the targets, degrees", 30, { min: -180, max: 180 }),
     pretrained: { ...opt.str("pre-trained checkpoint", DEFAULT_PRETRAINED, "<file>"), shown: rel(DEFAULT_PRETRAINED) },
-    out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("adapt"))}/persistent-rot<rotation>` },
+    out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("adapt"))}/persistent-rot<rotation> (curl<gain>-rot<rotation> with --curl)` },
     compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULE_NAMES, undefined),
     "trial-gradient": opt.flag("also compare each trial's summed update with the whole-trial BPTT gradient at its starting weights"),
     "efficiency-windows": opt.list("window lengths (trials) for |W_{t+w} - W_t| against the path length, to <run>.windows.csv", opt.int("", 0, 1), []),
     "test-gradient": opt.flag("at every test also take the test error's gradient, for first-order predicted decreases (tests.csv)"),
     "step-trials": opt.list("trials whose per-step alignment is written to <run>.steps.csv (needs --compare)", opt.int("", 0, 0), []),
+    curl: opt.num("gain of a curl force field during learning and tests (push = gain x the previous hand velocity rotated by +90°; 0: none)", 0, { min: -100, max: 100 }),
     lr: opt.num("learning rate for every condition (default: the paper's per condition)", undefined, { above: 0 }),
     "lr-transform": opt.choice("apply the reference code's hidden LR rescalings (SPEC §6.4)", ["none", "reference"] as const, "none"),
     "test-every": opt.int("test every this many trials", 25, 1),
@@ -68,7 +69,7 @@ interface Settings {
 }
 
 runCli(spec, async ({ values: a }) => {
-  const command = `adapt/persistent-rot${a.rotation}`;
+  const command = a.curl !== 0 ? `adapt/curl${a.curl}-rot${a.rotation}` : `adapt/persistent-rot${a.rotation}`;
   const dest = destination({ command, out: a.out, replaceShipped: a["replace-shipped"], allowDirty: a["allow-dirty"] });
   const out = a.fresh && !dest.shipped ? path.join(path.dirname(dest.dir), freeName(path.basename(dest.dir), (n) => fs.existsSync(path.join(path.dirname(dest.dir), n)))) : dest.dir;
   const pretrained = userPath(a.pretrained);
@@ -92,6 +93,7 @@ runCli(spec, async ({ values: a }) => {
         stepTrials: a["step-trials"].filter((t) => t < a.trials),
         efficiencyWindows: a["efficiency-windows"],
         testGradient: a["test-gradient"],
+        curlGain: a.curl,
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
       const base = path.join(out, `${label}-seed${seed}`);
@@ -132,7 +134,7 @@ runCli(spec, async ({ values: a }) => {
     const childArgs = (r: (typeof todo)[number]) => [
       "--conditions", r.label, "--seeds", String(r.seed), "--trials", String(a.trials), "--rotation", String(a.rotation),
       "--pretrained", pretrained, "--out", out, "--lr-transform", a["lr-transform"], "--test-every", String(a["test-every"]),
-      "--threads", String(a.threads), "--workers", "1",
+      "--threads", String(a.threads), "--workers", "1", "--curl", String(a.curl),
       ...(a.compare ? ["--compare", a.compare] : []), ...(a.lr !== undefined ? ["--lr", String(a.lr)] : []),
       ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
       ...(a["test-gradient"] ? ["--test-gradient"] : []), ...(a["efficiency-windows"].length ? ["--efficiency-windows", a["efficiency-windows"].join(",")] : []),

@@ -19,7 +19,7 @@ import * as os from "os";
 import * as path from "path";
 import { fork } from "child_process";
 import * as aq from "arquero";
-import { Adapter } from "../lib/src/adapt";
+import { Adapter, adaptConfig } from "../lib/src/adapt";
 import { writeFileAtomic } from "../lib/src/checkpoint";
 import { loadNetwork } from "../lib/src/checkpoint";
 import { engine, setThreads } from "../lib/src/kernels";
@@ -120,7 +120,8 @@ runCli(spec, async ({ values: a, positionals }) => {
   for (const c of mine) {
     if (finished(c)) {
       const stored = JSON.parse(fs.readFileSync(fileOf(c), "utf8"));
-      assertSameSettings(fileOf(c), stored.settings, settingsOf(c), how);
+      // Through adaptConfig, so that options added since (with their defaults) compare equal.
+      assertSameSettings(fileOf(c), { ...stored.settings, config: adaptConfig(stored.settings.config) }, settingsOf(c), how);
       continue;
     }
     if (fs.existsSync(partialOf(c))) {
@@ -247,7 +248,7 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
     }
     const rec = JSON.parse(fs.readFileSync(fileOf(c), "utf8"));
     const want = { config: cellConfig(grid, c), divergeFactor: grid.divergeFactor };
-    assertSameSettings(fileOf(c), { config: rec.settings.config, divergeFactor: rec.settings.divergeFactor }, want, "Merge with the grid it was computed with, or move it away.");
+    assertSameSettings(fileOf(c), { config: adaptConfig(rec.settings.config), divergeFactor: rec.settings.divergeFactor }, want, "Merge with the grid it was computed with, or move it away.");
     rows.push(sweepRow(c, rec.result));
     for (const t of rec.result.tests) curves.push({ id: c.id, condition: c.condition, rotation: c.rotation, lr: c.lr, seed: c.seed, trial: t.trial, testError: t.testError });
     const key = `${rec.commit ?? "?"}${rec.clean ? "" : " (dirty)"}`;

@@ -63,6 +63,11 @@ export interface AdaptConfig {
    * predicted decrease beside the measured one (F5a iii). Costs one backward pass per test.
    */
   testGradient: boolean;
+  /**
+   * A curl force field during learning trials and tests (network SimulateOptions.curlGain; 0: none, the
+   * default). For the after-effect, test the adapted network with the field off (simulate with curlGain 0).
+   */
+  curlGain: number;
   reach: ReachConfig;
 }
 
@@ -85,10 +90,12 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
     stepTrials: [],
     efficiencyWindows: [],
     testGradient: false,
+    curlGain: 0,
     ...overrides,
     reach: reachConfig(overrides.reach),
   };
   positive("lr", c.lr);
+  finite("curlGain", c.curlGain);
   integer("trials", c.trials, 0);
   finite("rotationDeg", c.rotationDeg);
   integer("seed", c.seed, 0);
@@ -255,7 +262,7 @@ export class Adapter {
 
   /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
   test(): TestRecord {
-    const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init") });
+    const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init"), curlGain: this.config.curlGain });
     const rec: TestRecord = { trial: this.done, testError: taskLoss(ro) };
     if (this.config.testGradient) {
       const w = this.net.params.wRec;
@@ -311,7 +318,7 @@ export class Adapter {
     const net = this.net;
     const wRec = net.params.wRec;
     this.wStart.set(wRec);
-    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro });
+    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain });
     this.ro = ro;
     const wFbEff = effectiveFeedback(net);
     this.x0.set(ro.x.subarray(0, net.config.N));
@@ -386,7 +393,9 @@ export class Adapter {
   /** -dL_trial/dW_rec of the trial just run, at its starting weights (same initial state, target and feedback). */
   private trialGradient(batch: TrialBatch): FArray {
     const atStart: Network = { config: this.net.config, params: { ...this.net.params, wRec: this.wStart } };
-    return trialGradient(atStart, batch, { x0: this.x0, feedback: this.config.control }, this.trialWork);
+    // A curl field's pushes are those the trial realised, taken as external input (as the rules take them).
+    const realised = this.config.curlGain !== 0 && this.ro ? { ...batch, pushes: Float64Array.from(this.ro.push) } : batch;
+    return trialGradient(atStart, realised, { x0: this.x0, feedback: this.config.control }, this.trialWork);
   }
 
   /** Runs the remaining trials with tests every testEvery trials; `onTrial` sees each record. */

@@ -184,6 +184,13 @@ export interface SimulateOptions {
   replayFeedback?: ArrayLike<number>;
   /** A rollout of the same shape and dtype to overwrite instead of allocating a new one. */
   reuse?: Rollout;
+  /**
+   * A curl force field (default 0: none). At every step k a push g R v_k is added to the velocity, where
+   * v_k is the hand velocity of step k and R rotates by +90° (counter-clockwise): (v_x, v_y) -> (-v_y, v_x).
+   * It enters where the task's precomputed pushes do (v_{k+1} = y_{k+1} + push_k), computed online.
+   * Learning rules and gradients treat the realised push as an external input, like a replayed error.
+   */
+  curlGain?: number;
 }
 
 /** Everything a forward simulation produces, time-major ([steps, B, width]), in the network's dtype. */
@@ -194,6 +201,8 @@ export interface Rollout<A extends FArray = FArray> {
   nOut: number;
   feedback: boolean;
   detachFeedback: boolean;
+  /** The curl force field's gain (SimulateOptions.curlGain; 0: none). push holds the realised pushes. */
+  curlGain: number;
   /** [T, B, nIn] inputs u_k. */
   u: A;
   /** [T, B, nOut] reference velocity v*_k and pushes p_k. */
@@ -224,6 +233,7 @@ function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, 
     T, B, N, nOut,
     feedback: true,
     detachFeedback: false,
+    curlGain: 0,
     u: alloc(dtype, T * B * nIn),
     ref: alloc(dtype, T * B * nOut),
     push: alloc(dtype, T * B * nOut),
@@ -275,6 +285,7 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   if (!ro || ro.T !== T || ro.B !== B || ro.N !== N || dtypeOf(ro.x) !== dtype) ro = newRollout(dtype, T, B, N, nIn, nOut);
   ro.feedback = options.feedback ?? true;
   ro.detachFeedback = options.detachFeedback ?? false;
+  ro.curlGain = finite("curlGain", options.curlGain ?? 0);
   ro.u.set(batch.inputs);
   ro.ref.set(batch.reference);
   ro.push.set(batch.pushes);
@@ -332,6 +343,17 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   // Fed-back error eps_k = E[k - d] (zero for k < d) and the control input c_k.
   const eps = ro.eps.subarray(k * BO, (k + 1) * BO);
   if (drive && drive.length !== BN) throw new ParameterError("drive", `must have B*N = ${BN} entries, got ${drive.length}`);
+  if (ro.curlGain !== 0) {
+    // The curl field's push for this step, from this step's hand velocity, added to the task's push.
+    const g = ro.curlGain;
+    for (let bi = 0; bi < B; bi++) {
+      const at = k * BO + bi * nOut;
+      const vx = ro.v[at];
+      const vy = ro.v[at + 1];
+      ro.push[at] += -g * vy;
+      ro.push[at + 1] += g * vx;
+    }
+  }
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));

@@ -215,3 +215,21 @@ test("RFLO's fused recurrent drive: the same learning as the unfused loop, on bo
     }
   }
 });
+
+test("adaptation under a curl force field: tests and learning trials see the field; the default (0) changes nothing", () => {
+  const pre = pretrainedSmall();
+  assert.equal(adaptConfig({}).curlGain, 0);
+  assert.throws(() => adaptConfig({ curlGain: Infinity }), /curlGain: must be a finite number/);
+  const plain = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 4, testEvery: 2, rotationDeg: 0 }));
+  const zero = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 4, testEvery: 2, rotationDeg: 0, curlGain: 0 }));
+  const field = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 4, testEvery: 2, rotationDeg: 0, curlGain: 0.5 }));
+  for (const a of [plain, zero, field]) a.run();
+  assert.deepEqual(zero.testLog, plain.testLog);
+  assert.deepEqual(zero.trialLog.map((t) => t.loss), plain.trialLog.map((t) => t.loss));
+  assert.ok(field.testLog[0].testError > plain.testLog[0].testError, `the field perturbs the reach: ${field.testLog[0].testError} vs ${plain.testLog[0].testError}`);
+  assert.ok(field.trialLog[0].loss !== plain.trialLog[0].loss);
+  // The whole-trial gradient under the field is that of the realised pushes (finite, and different from the field-free one).
+  const g = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 1, rotationDeg: 0, curlGain: 0.5, trialGradient: true }));
+  const rec = g.trial();
+  assert.ok(Number.isFinite(rec.globalAlignmentTrial));
+});

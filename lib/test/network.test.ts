@@ -208,3 +208,47 @@ test("bad parameters are rejected with a message naming the parameter", () => {
   broken.params.wRec = new Float32Array(5);
   assert.throws(() => net.simulate(broken, task.centreOutAll(), { init: rng }), /params.wRec: must have 16 entries/);
 });
+
+test("a curl force field: the push is gain x the previous hand velocity rotated by +90° at every step; gain 0 is bit-identical to none", async () => {
+  const { nativeAvailable, setEngine } = await import("../src/kernels");
+  const n = net.initNetwork({ N: 40 }, Rng.seeded(11));
+  const base = task.centreOut([0, 3, 6]);
+  const batch = task.addPushes(base, Rng.seeded(12, "pushes"), { probability: 1 });
+  const g = 0.3;
+  for (const dtype of ["float64", "float32"] as const) {
+    for (const engine of dtype === "float32" && nativeAvailable() ? (["openblas", "js"] as const) : (["js"] as const)) {
+      setEngine(engine);
+      try {
+        const m = net.cloneNetwork(n, dtype);
+        const ro = net.simulate(m, batch, { init: Rng.seeded(13), curlGain: g });
+        const { T, B } = ro;
+        let pushed = 0;
+        for (let k = 0; k < T; k++) {
+          for (let b = 0; b < B; b++) {
+            const at = (k * B + b) * 2;
+            const fx = ro.push[at] - batch.pushes[at];
+            const fy = ro.push[at + 1] - batch.pushes[at + 1];
+            const tol = dtype === "float64" ? 1e-12 : 1e-5;
+            assert.ok(Math.abs(fx - -g * ro.v[at + 1]) <= tol * (1 + Math.abs(ro.v[at + 1])), `${dtype} ${engine} step ${k} trial ${b}: x push ${fx} vs ${-g * ro.v[at + 1]}`);
+            assert.ok(Math.abs(fy - g * ro.v[at]) <= tol * (1 + Math.abs(ro.v[at])), `${dtype} ${engine} step ${k} trial ${b}: y push ${fy} vs ${g * ro.v[at]}`);
+            // and it reaches the velocity of the next step: v_{k+1} = y_{k+1} + push_k
+            const next = ((k + 1) * B + b) * 2;
+            assert.ok(Math.abs(ro.v[next] - (ro.y[next] + ro.push[at])) <= tol * (1 + Math.abs(ro.v[next])));
+            if (Math.abs(fx) + Math.abs(fy) > 1e-6) pushed++;
+          }
+        }
+        assert.ok(pushed > T, "the field acts during the reach");
+        // Gain 0 is the plain network, bit for bit.
+        const plain = net.simulate(m, batch, { init: Rng.seeded(13) });
+        const zero = net.simulate(m, batch, { init: Rng.seeded(13), curlGain: 0 });
+        assert.deepEqual(zero.x, plain.x);
+        assert.deepEqual(zero.e, plain.e);
+        assert.deepEqual(zero.push, plain.push);
+        assert.ok(net.taskLoss(ro) !== net.taskLoss(plain), "a field changes the reach");
+      } finally {
+        setEngine("auto");
+      }
+    }
+  }
+  assert.throws(() => net.simulate(n, batch, { init: Rng.seeded(13), curlGain: NaN }), /curlGain: must be a finite number/);
+});
