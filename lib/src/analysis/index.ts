@@ -9,3 +9,4 @@ export * from "./hessian";
 export * from "./secondOrder";
 export * from "./efficiency";
 export * as dense from "./dense";
+export * from "./sharpness";
