@@ -13,7 +13,7 @@ import { Adapter, adaptConfig } from "../lib/src/adapt";
 import { RuleName } from "../lib/src/rules";
 import { loadAdaptationRuns } from "../lib/src/results";
 
-const PRETRAINED = [["fb", 1], ["nofb", 1], ["fb", 2], ["fb", 3]] as const;
+const PRETRAINED = [["fb", 1], ["nofb", 1], ["fb", 2], ["fb", 3], ["nofb", 2], ["nofb", 3]] as const;
 
 for (const [fb, seed] of PRETRAINED) {
   test(`data/pretrained/pretrain-${fb}-seed${seed}: full protocol, complete, test errors as recorded`, () => {
