@@ -7,7 +7,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import { loadNetwork } from "../lib/src/checkpoint";
-import { dataPath } from "../lib/src/paths";
+import { sha256File } from "../lib/src/provenance";
+import { dataPath, projectPath } from "../lib/src/paths";
+import { cellConfig, checkGrid, gridCells } from "../lib/src/sweep";
 import { Pretrainer, curves, evaluate, testSets, pretrainConfig } from "../lib/src/train";
 import { Adapter, adaptConfig } from "../lib/src/adapt";
 import { RuleName } from "../lib/src/rules";
@@ -41,9 +43,13 @@ for (const [fb, seed] of PRETRAINED) {
   });
 }
 
-test("data/results/persistent-rot30: 4 conditions x 3 seeds, 1000 trials each, with adapted weights", () => {
-  const dir = dataPath("results", "persistent-rot30");
+for (const [name, network] of [["persistent-rot30", "pretrain-fb-seed1"], ["persistent-rot30-net2", "pretrain-fb-seed2"], ["persistent-rot30-net3", "pretrain-fb-seed3"]] as const) test(`data/results/${name}: 4 conditions x 3 seeds, 1000 trials each, with adapted weights, from ${network}`, () => {
+  const dir = dataPath("results", name);
   const runs = loadAdaptationRuns(dir);
+  const sha = sha256File(dataPath("pretrained", `${network}.safetensors`));
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith(".json"))) {
+    assert.equal(JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8")).settings.pretrainedSha256, sha, `${f} starts from ${network}`);
+  }
   for (const condition of ["rflo+c", "rflo", "bptt+c", "bptt"]) {
     const mine = runs.filter((r) => r.condition === condition);
     assert.ok(mine.length >= 3, `${condition}: ${mine.length} seeds`);
@@ -124,5 +130,33 @@ test("the current engine reproduces the alignment measurements of the first 3 tr
         assert.ok(Math.abs(rec[col] - run.trials[i][col]) < 1e-4, `${run.condition} trial ${i} ${col}: ${rec[col]} vs shipped ${run.trials[i][col]}`);
       }
     }
+  }
+});
+
+test("data/results/sweep-s1: every cell is a cell of grids/s1.json computed from pretrain-fb-seed1; the merged tables match the cells", () => {
+  const dir = dataPath("results", "sweep-s1");
+  const grid = checkGrid(JSON.parse(fs.readFileSync(projectPath("grids", "s1.json"), "utf8")));
+  const sha = sha256File(dataPath(...grid.pretrained.split("/")));
+  const cells = gridCells(grid);
+  const files = fs.readdirSync(`${dir}/cells`).filter((f) => f.endsWith(".json"));
+  const ids = new Set(cells.map((c) => c.id));
+  for (const f of files) assert.ok(ids.has(f.slice(0, -".json".length)), `${f} is a cell of the grid`);
+  const merged = JSON.parse(fs.readFileSync(`${dir}/sweep.json`, "utf8"));
+  const rows = fs.readFileSync(`${dir}/sweep.csv`, "utf8").trim().split("\n");
+  const header = rows[0].split(",");
+  const col = (name: string) => header.indexOf(name);
+  assert.equal(rows.length - 1, files.length, "sweep.csv has one row per finished cell (merge after adding cells)");
+  assert.deepEqual(merged.missing, cells.filter((c) => !files.includes(`${c.id}.json`)).map((c) => c.id));
+  for (const line of rows.slice(1)) {
+    const v = line.split(",");
+    const cell = cells.find((c) => c.id === v[col("id")])!;
+    const rec = JSON.parse(fs.readFileSync(`${dir}/cells/${cell.id}.json`, "utf8"));
+    assert.equal(rec.settings.pretrainedSha256, sha);
+    assert.deepEqual(adaptConfig(rec.settings.config), cellConfig(grid, cell), `${cell.id}: the grid's settings`);
+    assert.equal(rec.settings.divergeFactor, grid.divergeFactor);
+    assert.ok(["done", "diverged"].includes(v[col("status")]));
+    assert.equal(Number(v[col("finalTestError")]), rec.result.finalTestError);
+    assert.ok(Number.isFinite(rec.result.finalTestError), `${cell.id}: a finite final error, diverged or not`);
+    assert.equal(rec.result.status === "done", rec.result.trialsDone === grid.trials, `${cell.id}: a finished cell ran every trial`);
   }
 });
