@@ -10,3 +10,4 @@ export * from "./secondOrder";
 export * from "./efficiency";
 export * as dense from "./dense";
 export * from "./sharpness";
+export * from "./generalization";
