@@ -238,6 +238,7 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
   const missing: string[] = [];
   const commits = new Map<string, number>();
   const engines = new Map<string, number>();
+  const pretrainedShas = new Set<string>();
   let seconds = 0;
   let cpuSeconds = 0;
   let withoutCpu = 0;
@@ -250,6 +251,7 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
     const want = { config: cellConfig(grid, c), divergeFactor: grid.divergeFactor };
     assertSameSettings(fileOf(c), { config: adaptConfig(rec.settings.config), divergeFactor: rec.settings.divergeFactor }, want, "Merge with the grid it was computed with, or move it away.");
     rows.push(sweepRow(c, rec.result));
+    pretrainedShas.add(rec.settings.pretrainedSha256);
     for (const t of rec.result.tests) curves.push({ id: c.id, condition: c.condition, rotation: c.rotation, lr: c.lr, seed: c.seed, trial: t.trial, testError: t.testError });
     const key = `${rec.commit ?? "?"}${rec.clean ? "" : " (dirty)"}`;
     commits.set(key, (commits.get(key) ?? 0) + 1);
@@ -263,7 +265,6 @@ function merge(grid: SweepGrid, gridFile: string, all: SweepCell[], out: string,
   writeFileAtomic(path.join(out, "sweep.csv"), aq.from(rows).toCSV());
   writeFileAtomic(path.join(out, "summary.csv"), aq.from(summary).toCSV());
   writeFileAtomic(path.join(out, "curves.csv"), aq.from(curves).toCSV());
-  const pretrainedShas = new Set(rows.map((r) => JSON.parse(fs.readFileSync(fileOf(all.find((c) => c.id === r.id)!), "utf8")).settings.pretrainedSha256));
   const info = {
     grid,
     gridFile: rel(gridFile),
