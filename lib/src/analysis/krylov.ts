@@ -209,13 +209,11 @@ export interface LanczosExtremes {
 }
 
 /**
- * The smallest and largest eigenvalues of a symmetric operator of dimension `dim` by Lanczos with full
- * reorthogonalisation (keeps `maxIterations` vectors of length dim).
+ * Lanczos with full reorthogonalisation (keeps every vector of length dim): after each step, `done` sees the
+ * tridiagonal coefficients so far and the norm of the next residual, and returns true to stop. Returns the
+ * number of steps taken (at most m).
  */
-export function lanczosExtremes(A: SymmetricOperator, dim: number, options: { maxIterations?: number; tol?: number; rng?: Rng } = {}): LanczosExtremes {
-  const m = Math.min(integer("maxIterations", options.maxIterations ?? 200, 1), dim);
-  const tol = positive("tol", options.tol ?? 1e-8);
-  const rng = options.rng ?? Rng.seeded(0, "lanczos");
+function lanczos(A: SymmetricOperator, dim: number, m: number, rng: Rng, done: (alpha: number[], beta: number[], next: number) => boolean): number {
   const Q: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
@@ -224,9 +222,6 @@ export function lanczosExtremes(A: SymmetricOperator, dim: number, options: { ma
   const n0 = Math.sqrt(dot(q, q));
   for (let i = 0; i < dim; i++) q[i] /= n0;
   const w = new Float64Array(dim);
-  let lo = NaN;
-  let hi = NaN;
-  let converged = false;
   for (let j = 0; j < m; j++) {
     Q.push(q);
     A(q, w);
@@ -238,19 +233,61 @@ export function lanczosExtremes(A: SymmetricOperator, dim: number, options: { ma
       }
     }
     const nb = Math.sqrt(dot(w, w));
-    const newLo = tridiagonalEigenvalue(alpha, beta, 0);
-    const newHi = tridiagonalEigenvalue(alpha, beta, alpha.length - 1);
-    const scale = Math.max(Math.abs(newLo), Math.abs(newHi), 1e-300);
-    if (j > 0 && Math.abs(newLo - lo) <= tol * scale && Math.abs(newHi - hi) <= tol * scale) converged = true;
-    lo = newLo;
-    hi = newHi;
-    if (converged || nb <= 1e-13 * scale) {
-      converged = true;
-      return { min: lo, max: hi, iterations: j + 1, converged };
-    }
+    if (done(alpha, beta, nb)) return j + 1;
     beta.push(nb);
     q = new Float64Array(dim);
     for (let i = 0; i < dim; i++) q[i] = w[i] / nb;
   }
-  return { min: lo, max: hi, iterations: m, converged };
+  return m;
+}
+
+/**
+ * The smallest and largest eigenvalues of a symmetric operator of dimension `dim` by Lanczos with full
+ * reorthogonalisation (keeps `maxIterations` vectors of length dim).
+ */
+export function lanczosExtremes(A: SymmetricOperator, dim: number, options: { maxIterations?: number; tol?: number; rng?: Rng } = {}): LanczosExtremes {
+  const m = Math.min(integer("maxIterations", options.maxIterations ?? 200, 1), dim);
+  const tol = positive("tol", options.tol ?? 1e-8);
+  let lo = NaN;
+  let hi = NaN;
+  let converged = false;
+  const iterations = lanczos(A, dim, m, options.rng ?? Rng.seeded(0, "lanczos"), (alpha, beta, nb) => {
+    const newLo = tridiagonalEigenvalue(alpha, beta, 0);
+    const newHi = tridiagonalEigenvalue(alpha, beta, alpha.length - 1);
+    const scale = Math.max(Math.abs(newLo), Math.abs(newHi), 1e-300);
+    if (alpha.length > 1 && Math.abs(newLo - lo) <= tol * scale && Math.abs(newHi - hi) <= tol * scale) converged = true;
+    lo = newLo;
+    hi = newHi;
+    if (nb <= 1e-13 * scale) converged = true;
+    return converged;
+  });
+  return { min: lo, max: hi, iterations, converged };
+}
+
+/**
+ * The `count` largest eigenvalues of a symmetric operator (largest first) by Lanczos with full
+ * reorthogonalisation, and the smallest Ritz value. Converged when each of the `count` changed by less
+ * than `tol` (relative to the largest) in the last step.
+ */
+export function topEigenvalues(
+  A: SymmetricOperator, dim: number, count: number, options: { maxIterations?: number; tol?: number; rng?: Rng } = {},
+): { eigenvalues: number[]; smallest: number; iterations: number; converged: boolean } {
+  const m = Math.min(integer("maxIterations", options.maxIterations ?? 100, count), dim);
+  const tol = positive("tol", options.tol ?? 1e-8);
+  let prev: number[] = [];
+  let top: number[] = [];
+  let smallest = NaN;
+  let converged = false;
+  const iterations = lanczos(A, dim, m, options.rng ?? Rng.seeded(0, "lanczos"), (alpha, beta, nb) => {
+    const n = alpha.length;
+    top = [];
+    for (let r = 0; r < Math.min(count, n); r++) top.push(tridiagonalEigenvalue(alpha, beta, n - 1 - r));
+    smallest = tridiagonalEigenvalue(alpha, beta, 0);
+    const scale = Math.max(Math.abs(top[0]), 1e-300);
+    const settled = top.length === count && prev.length === count && top.every((t, r) => Math.abs(t - prev[r]) <= tol * scale);
+    prev = top;
+    converged = settled || nb <= 1e-13 * scale;
+    return converged;
+  });
+  return { eigenvalues: top, smallest, iterations, converged };
 }

@@ -17,8 +17,8 @@ import { gemm } from "../kernels";
 import { Network, cloneNetwork, simulate, taskLoss } from "../network";
 import { Rng } from "../rng";
 import { TrialBatch } from "../task";
-import { ParameterError, integer, positive } from "../validate";
-import { tridiagonalEigenvalue } from "./krylov";
+import { ParameterError, integer } from "../validate";
+import { topEigenvalues } from "./krylov";
 
 export interface TestLossOptions {
   /** Initial pre-activations [B, N]; otherwise drawn from `init` (default: the adapter's test states, stream "eval-init" of seed 1). */
@@ -213,56 +213,4 @@ export function sharpness(net: Network, batch: TrialBatch, options: TestLossOpti
   const res = topEigenvalues((v, out) => H.hvp(v, out), H.dim, count, options);
   const g = H.gradient();
   return { ...res, loss: H.loss, gradientNorm: Math.sqrt(g.reduce((s, x) => s + x * x, 0)) };
-}
-
-/**
- * The `count` largest eigenvalues of a symmetric operator (largest first) by Lanczos with full
- * reorthogonalisation; also the smallest Ritz value.
- */
-export function topEigenvalues(
-  A: (v: Float64Array, out: Float64Array) => void, dim: number, count: number, options: { maxIterations?: number; tol?: number; rng?: Rng } = {},
-): { eigenvalues: number[]; smallest: number; iterations: number; converged: boolean } {
-  const m = Math.min(integer("maxIterations", options.maxIterations ?? 100, count), dim);
-  const tol = positive("tol", options.tol ?? 1e-8);
-  const rng = options.rng ?? Rng.seeded(0, "lanczos");
-  const dot = (a: Float64Array, b: Float64Array) => {
-    let s = 0;
-    for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-    return s;
-  };
-  const Q: Float64Array[] = [];
-  const alpha: number[] = [];
-  const beta: number[] = [];
-  let q = new Float64Array(dim);
-  for (let i = 0; i < dim; i++) q[i] = rng.normal();
-  const n0 = Math.sqrt(dot(q, q));
-  for (let i = 0; i < dim; i++) q[i] /= n0;
-  const w = new Float64Array(dim);
-  let prev: number[] = [];
-  let top: number[] = [];
-  let smallest = NaN;
-  for (let j = 0; j < m; j++) {
-    Q.push(q);
-    A(q, w);
-    alpha.push(dot(q, w));
-    for (let pass = 0; pass < 2; pass++) {
-      for (const p of Q) {
-        const c = dot(p, w);
-        for (let i = 0; i < dim; i++) w[i] -= c * p[i];
-      }
-    }
-    const n = alpha.length;
-    top = [];
-    for (let r = 0; r < Math.min(count, n); r++) top.push(tridiagonalEigenvalue(alpha, beta, n - 1 - r));
-    smallest = tridiagonalEigenvalue(alpha, beta, 0);
-    const scale = Math.max(Math.abs(top[0]), 1e-300);
-    const nb = Math.sqrt(dot(w, w));
-    const settled = top.length === count && prev.length === count && top.every((t, r) => Math.abs(t - prev[r]) <= tol * scale);
-    if (settled || nb <= 1e-13 * scale) return { eigenvalues: top, smallest, iterations: j + 1, converged: true };
-    prev = top;
-    beta.push(nb);
-    q = new Float64Array(dim);
-    for (let i = 0; i < dim; i++) q[i] = w[i] / nb;
-  }
-  return { eigenvalues: top, smallest, iterations: m, converged: false };
 }
