@@ -21,6 +21,7 @@ import * as path from "path";
 import { fork } from "child_process";
 import * as aq from "arquero";
 import { Adapter, AdaptConfig, adaptConfig } from "../lib/src/adapt";
+import { pretrainedReach } from "../lib/src/train";
 import { TORCH_NAMES, loadNetwork, saveCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
 import { engine, setThreads } from "../lib/src/kernels";
 import { Progress } from "../lib/src/progress";
@@ -75,6 +76,8 @@ runCli(spec, async ({ values: a }) => {
   const pretrained = userPath(a.pretrained);
   const pre = loadNetwork(pretrained); // a clear error naming the resolved path if it is missing
   const pretrainedSha256 = sha256File(pretrained);
+  // A network pre-trained on the instructed-delay variant adapts on that variant (its 4 inputs, T 200).
+  const reach = pretrainedReach(pre.meta);
 
   const runs = a.conditions.flatMap((label) =>
     a.seeds.map((seed) => {
@@ -94,6 +97,7 @@ runCli(spec, async ({ values: a }) => {
         efficiencyWindows: a["efficiency-windows"],
         testGradient: a["test-gradient"],
         curlGain: a.curl,
+        reach,
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
       const base = path.join(out, `${label}-seed${seed}`);

@@ -140,6 +140,27 @@ test("adapt: a changed --trials or --pretrained does not reuse the old result; i
   assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "--fresh left the first folder untouched");
 });
 
+test("pretrain --variant instructed_delay: a 4-input network, named -instructed, that adapt runs on its own task variant", () => {
+  const r = cli("pretrain", ["--variant", "instructed_delay", "--batches", "2", ...TINY]);
+  assert.equal(r.status, 0, r.stderr);
+  const file = path.join(runs, "pretrain", "pretrain-fb-instructed-seed1.safetensors");
+  const ck = loadNetwork(file);
+  assert.equal(ck.network.config.nIn, 4);
+  assert.equal(ck.network.params.wIn.length, 8 * 4);
+  assert.equal((ck.meta.pretrain as { reach: { T: number } }).reach.T, 200);
+  const out = path.join(runs, "adapt-instructed");
+  const a = cli("adapt", ["--conditions", "rflo+c,bptt", "--seeds", "1", "--trials", "2", "--test-every", "1", "--pretrained", file, "--out", out, "--workers", "1"]);
+  assert.equal(a.status, 0, a.stderr);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, "rflo+c-seed1.json"), "utf8"));
+  assert.deepEqual(summary.config.reach.preparation, { delayMin: 30, delayMax: 70, goCueSteps: 10, testDelay: 50 });
+  assert.equal(summary.complete, true);
+  assert.ok(Number.isFinite(summary.finalTestError));
+  // The test curve is on the variant's centre-out set (T 200, delay 50): its first row is the pre-trained error.
+  const b = JSON.parse(fs.readFileSync(path.join(out, "bptt-seed1.json"), "utf8"));
+  assert.equal(b.config.reach.T, 200);
+  assert.ok(Number.isFinite(b.finalTestError));
+});
+
 test("second-order: a resumable table per run; other settings refused, identical ones reused; data/ needs --replace-shipped", () => {
   const r0 = cli("pretrain", ["--seed", "1", "--batches", "2", ...TINY, "--name", "tiny-so"]);
   assert.equal(r0.status, 0, r0.stderr);

@@ -268,6 +268,18 @@ export function simulate(net: Network, batch: TrialBatch, options: SimulateOptio
   return ro;
 }
 
+/** The network's input and output widths must match the batch's (3 inputs in the paper's task, 4 with an instructed delay). */
+export function checkTaskFits(cfg: NetworkConfig, batch: TrialBatch): void {
+  if (cfg.nOut !== N_OUTPUTS) throw new ParameterError("config.nOut", `the reaching task needs nOut=${N_OUTPUTS}, got ${cfg.nOut}`);
+  if (cfg.nIn !== batch.nIn) {
+    const which = (n: number) => (n === N_INPUTS + 1 ? " (the instructed-delay task)" : n === N_INPUTS ? " (the paper's task)" : "");
+    throw new ParameterError(
+      "config.nIn",
+      `the network has ${cfg.nIn} input channels${which(cfg.nIn)} but the trials have ${batch.nIn}${which(batch.nIn)}: use a network pre-trained on the same task variant`,
+    );
+  }
+}
+
 /**
  * Sets up a rollout at step 0 (inputs, x_0, r_0, y_0, e_0) without running it; `stepRollout` then
  * advances it one step at a time, so that online learning rules can change weights between steps.
@@ -277,9 +289,7 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   const cfg = net.config;
   const { N, nIn, nOut } = cfg;
   const { T, B } = batch;
-  if (nIn !== N_INPUTS || nOut !== N_OUTPUTS) {
-    throw new ParameterError("config", `the reaching task needs nIn=${N_INPUTS}, nOut=${N_OUTPUTS}, got nIn=${nIn}, nOut=${nOut}`);
-  }
+  checkTaskFits(cfg, batch);
   const dtype = dtypeOf(net.params.wRec);
   let ro = options.reuse;
   if (!ro || ro.T !== T || ro.B !== B || ro.N !== N || dtypeOf(ro.x) !== dtype) ro = newRollout(dtype, T, B, N, nIn, nOut);

@@ -35,6 +35,23 @@ export interface ReachConfig {
    * everywhere by default (DEVIATIONS.md, item 2).
    */
   referenceShift: number;
+  /**
+   * The instructed-delay variant (issue 14; absent in the paper's task): a preparatory period of a
+   * per-trial length between the target cue and a go cue, and a 4th input channel carrying the go cue.
+   * Absent (the default), the task is the paper's, with 3 input channels.
+   */
+  preparation?: PreparationConfig;
+}
+
+/** The preparatory period of the instructed-delay variant. */
+export interface PreparationConfig {
+  /** The go cue comes delayMin..delayMax steps after the target cue (stimOn), a uniform integer per trial (30, 70: 300-700 ms). */
+  delayMin: number;
+  delayMax: number;
+  /** Steps the go-cue pulse on input channel 3 lasts (10); its height is the hold signal's. */
+  goCueSteps: number;
+  /** Delay of every trial in the fixed centre-out test sets, which draw nothing (50). */
+  testDelay: number;
 }
 
 export const DEFAULT_REACH: Readonly<ReachConfig> = Object.freeze({
@@ -70,11 +87,40 @@ export const DEFAULT_PUSH: Readonly<PushConfig> = Object.freeze({
   onsetMax: 190,
 });
 
+export const DEFAULT_PREPARATION: Readonly<PreparationConfig> = Object.freeze({ delayMin: 30, delayMax: 70, goCueSteps: 10, testDelay: 50 });
+
+/**
+ * Named variants of the reach (all tasks): "standard" is the paper's; "instructed_delay" adds the
+ * preparatory period with the default range and T = 200, so that the latest go (step 90) leaves room
+ * for the 100-step movement.
+ */
+export const REACH_VARIANTS = {
+  standard: {} as Partial<ReachConfig>,
+  instructed_delay: { T: 200, preparation: { ...DEFAULT_PREPARATION } } as Partial<ReachConfig>,
+} as const;
+export type ReachVariant = keyof typeof REACH_VARIANTS;
+export const REACH_VARIANT_NAMES = Object.keys(REACH_VARIANTS) as ReachVariant[];
+
+/** The reach config of a named variant, with `overrides` on top (validated). */
+export function reachVariant(name: ReachVariant, overrides: Partial<ReachConfig> = {}): ReachConfig {
+  const v = REACH_VARIANTS[oneOf("variant", name, REACH_VARIANT_NAMES)];
+  return reachConfig({ ...v, ...overrides, preparation: overrides.preparation ?? v.preparation });
+}
+
+/** The name of the variant a reach config belongs to. */
+export function variantOf(c: ReachConfig): ReachVariant {
+  return c.preparation ? "instructed_delay" : "standard";
+}
+
 export const TASK_NAMES = ["random", "random_pushed", "centre_out"] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
-/** Number of input channels the network sees: target displacement (2) and the hold signal (1). */
+/** Number of input channels the network sees in the paper's task: target displacement (2) and the hold signal (1). */
 export const N_INPUTS = 3;
+/** Input channels of a reach config: 3, plus the go cue (channel 3) in the instructed-delay variant. */
+export function inputChannels(c: ReachConfig): number {
+  return c.preparation ? N_INPUTS + 1 : N_INPUTS;
+}
 export const N_OUTPUTS = 2;
 
 export interface TrialBatch {
@@ -82,7 +128,12 @@ export interface TrialBatch {
   config: ReachConfig;
   T: number;
   B: number;
-  /** [T, B, 3] network input: channels 0-1 = end - start from stimOn on, channel 2 = hold signal before goTime - rampHalfWidth. */
+  /** Input channels: 3, or 4 in the instructed-delay variant. */
+  nIn: number;
+  /**
+   * [T, B, nIn] network input: channels 0-1 = end - start from stimOn on, channel 2 = hold signal
+   * before the go step; in the instructed-delay variant channel 3 = the go cue, on for goCueSteps from go.
+   */
   inputs: Float64Array;
   /** [T, B, 2] target velocity (rotated when rotationDeg != 0). */
   velocity: Float64Array;
@@ -97,6 +148,12 @@ export interface TrialBatch {
   end: Float64Array;
   /** [B] centre-out target index, or -1 for random reaches. */
   targetId: Int32Array;
+  /**
+   * [B] the go step: the first step without the hold signal. The paper's task: goTime - rampHalfWidth
+   * for every trial, where the movement ramp starts. Instructed delay: stimOn + the trial's delay, and
+   * the ramp starts one step later, so the target velocity is exactly 0 at every step before go.
+   */
+  go: Int32Array;
   /** Counter-clockwise rotation applied to velocity, position and reference, in degrees. */
   rotationDeg: number;
 }
@@ -114,6 +171,17 @@ export function reachConfig(overrides: Partial<ReachConfig> = {}): ReachConfig {
   positive("radius", c.radius);
   integer("nTargets", c.nTargets, 1);
   integer("referenceShift", c.referenceShift, 0, c.T);
+  if (c.preparation === undefined) delete c.preparation;
+  else {
+    const p: PreparationConfig = { ...DEFAULT_PREPARATION, ...c.preparation };
+    integer("preparation.delayMin", p.delayMin, 0);
+    integer("preparation.delayMax", p.delayMax, p.delayMin);
+    const need = c.stimOn + p.delayMax + 1 + 2 * c.rampHalfWidth;
+    if (c.T < need) throw new ParameterError("T", `the instructed-delay task needs T >= stimOn + delayMax + 1 + 2*rampHalfWidth = ${need}, got ${c.T}`);
+    integer("preparation.goCueSteps", p.goCueSteps, 1);
+    integer("preparation.testDelay", p.testDelay, p.delayMin, p.delayMax);
+    c.preparation = p;
+  }
   return c;
 }
 
@@ -131,7 +199,11 @@ function validPush(overrides: Partial<PushConfig>): PushConfig {
 
 /** The sigmoidal position profile's fraction of the way covered at step t (0 before the ramp, 1 after). */
 export function rampFraction(t: number, c: ReachConfig): number {
-  const i = t - (c.goTime - c.rampHalfWidth);
+  return rampAt(t - (c.goTime - c.rampHalfWidth), c);
+}
+
+/** The fraction covered `i` steps after the ramp starts. */
+function rampAt(i: number, c: ReachConfig): number {
   const width = 2 * c.rampHalfWidth;
   if (i < 0) return 0;
   if (i >= width) return 1;
@@ -146,7 +218,8 @@ function emptyBatch(task: TaskName, c: ReachConfig, B: number): TrialBatch {
     config: c,
     T,
     B,
-    inputs: new Float64Array(T * B * N_INPUTS),
+    nIn: inputChannels(c),
+    inputs: new Float64Array(T * B * inputChannels(c)),
     velocity: new Float64Array(T * B * 2),
     position: new Float64Array(T * B * 2),
     reference: new Float64Array(T * B * 2),
@@ -154,17 +227,31 @@ function emptyBatch(task: TaskName, c: ReachConfig, B: number): TrialBatch {
     start: new Float64Array(B * 2),
     end: new Float64Array(B * 2),
     targetId: new Int32Array(B).fill(-1),
+    go: new Int32Array(B).fill(c.goTime - c.rampHalfWidth),
     rotationDeg: 0,
   };
 }
 
+/** Instructed delay: sets each trial's go step from `delays` (steps after stimOn). */
+function setDelays(batch: TrialBatch, delays: ArrayLike<number>): void {
+  const p = batch.config.preparation!;
+  for (let b = 0; b < batch.B; b++) batch.go[b] = batch.config.stimOn + integer(`delays[${b}]`, delays[b], p.delayMin, p.delayMax);
+}
+
+/** Instructed delay: B delays drawn uniformly from [delayMin, delayMax], after every other draw of the generator. */
+function drawDelays(batch: TrialBatch, rng: Rng): void {
+  const p = batch.config.preparation;
+  if (p) setDelays(batch, Array.from({ length: batch.B }, () => p.delayMin + rng.int(p.delayMax - p.delayMin + 1)));
+}
+
 /** Fills positions, velocities, reference and inputs from batch.start / batch.end. */
 function fillTrajectories(batch: TrialBatch, holdSignal: number): TrialBatch {
-  const { T, B, config: c } = batch;
+  const { T, B, nIn, config: c } = batch;
   const frac = new Float64Array(T);
-  for (let t = 0; t < T; t++) frac[t] = rampFraction(t, c);
-  const holdEnd = c.goTime - c.rampHalfWidth;
+  const lag = c.preparation ? 1 : 0;
   for (let b = 0; b < B; b++) {
+    const go = batch.go[b];
+    for (let t = 0; t < T; t++) frac[t] = rampAt(t - go - lag, c);
     for (let d = 0; d < 2; d++) {
       const s = batch.start[2 * b + d];
       const delta = batch.end[2 * b + d] - s;
@@ -176,9 +263,12 @@ function fillTrajectories(batch: TrialBatch, holdSignal: number): TrialBatch {
         const hi = Math.min(t + 1, T - 1);
         batch.velocity[at(t)] = hi === lo ? 0 : (batch.position[at(hi)] - batch.position[at(lo)]) / ((hi - lo) * c.dt);
       }
-      for (let t = c.stimOn; t < T; t++) batch.inputs[(t * B + b) * N_INPUTS + d] = delta;
+      for (let t = c.stimOn; t < T; t++) batch.inputs[(t * B + b) * nIn + d] = delta;
     }
-    for (let t = 0; t < holdEnd; t++) batch.inputs[(t * B + b) * N_INPUTS + 2] = holdSignal;
+    for (let t = 0; t < go; t++) batch.inputs[(t * B + b) * nIn + 2] = holdSignal;
+    if (c.preparation) {
+      for (let t = go; t < Math.min(go + c.preparation.goCueSteps, T); t++) batch.inputs[(t * B + b) * nIn + 3] = holdSignal;
+    }
   }
   fillReference(batch);
   return batch;
@@ -202,11 +292,15 @@ export function randomReaches(B: number, rng: Rng, config: Partial<ReachConfig> 
     batch.end[2 * b] = rng.uniformIn(-c.workspace, c.workspace);
     batch.end[2 * b + 1] = rng.uniformIn(-c.workspace, c.workspace);
   }
+  drawDelays(batch, rng);
   return fillTrajectories(batch, c.workspace);
 }
 
-/** Centre-out reaches from (0, 0) to the given target indices (angle 2*pi*i/nTargets, radius `radius`). The hold signal is `radius`. */
-export function centreOut(targetIds: ArrayLike<number>, config: Partial<ReachConfig> = {}): TrialBatch {
+/**
+ * Centre-out reaches from (0, 0) to the given target indices (angle 2*pi*i/nTargets, radius `radius`).
+ * The hold signal is `radius`. Instructed delay: `delays` per trial (default preparation.testDelay).
+ */
+export function centreOut(targetIds: ArrayLike<number>, config: Partial<ReachConfig> = {}, delays?: ArrayLike<number>): TrialBatch {
   const c = reachConfig(config);
   integer("targetIds.length", targetIds.length, 1);
   const batch = emptyBatch("centre_out", c, targetIds.length);
@@ -217,20 +311,30 @@ export function centreOut(targetIds: ArrayLike<number>, config: Partial<ReachCon
     batch.end[2 * b] = c.radius * Math.cos(angle);
     batch.end[2 * b + 1] = c.radius * Math.sin(angle);
   }
+  if (c.preparation) {
+    if (delays !== undefined && delays.length !== batch.B) throw new ParameterError("delays", `must have one entry per trial (${batch.B}), got ${delays.length}`);
+    setDelays(batch, delays ?? new Array(batch.B).fill(c.preparation.testDelay));
+  } else if (delays !== undefined) {
+    throw new ParameterError("delays", "apply only to the instructed-delay variant (reach.preparation)");
+  }
   return fillTrajectories(batch, c.radius);
 }
 
-/** All nTargets centre-out reaches, in target order. */
-export function centreOutAll(config: Partial<ReachConfig> = {}): TrialBatch {
+/** All nTargets centre-out reaches, in target order (instructed delay: all with `delay`, default preparation.testDelay). */
+export function centreOutAll(config: Partial<ReachConfig> = {}, delay?: number): TrialBatch {
   const c = reachConfig(config);
-  return centreOut(Array.from({ length: c.nTargets }, (_, i) => i), c);
+  const ids = Array.from({ length: c.nTargets }, (_, i) => i);
+  return centreOut(ids, c, delay === undefined ? undefined : ids.map(() => delay));
 }
 
-/** B centre-out reaches to targets drawn uniformly from the nTargets. */
+/** B centre-out reaches to targets drawn uniformly from the nTargets (instructed delay: then B delays). */
 export function centreOutRandom(B: number, rng: Rng, config: Partial<ReachConfig> = {}): TrialBatch {
   integer("B", B, 1);
   const c = reachConfig(config);
-  return centreOut(Array.from({ length: B }, () => rng.int(c.nTargets)), c);
+  const ids = Array.from({ length: B }, () => rng.int(c.nTargets));
+  if (!c.preparation) return centreOut(ids, c);
+  const p = c.preparation;
+  return centreOut(ids, c, ids.map(() => p.delayMin + rng.int(p.delayMax - p.delayMin + 1)));
 }
 
 /**
@@ -328,7 +432,7 @@ export function selectTrials(batch: TrialBatch, ids: ArrayLike<number>): TrialBa
   return {
     ...batch,
     B: n,
-    inputs: pick(batch.inputs, N_INPUTS),
+    inputs: pick(batch.inputs, batch.nIn),
     velocity: pick(batch.velocity, 2),
     position: pick(batch.position, 2),
     reference: pick(batch.reference, 2),
@@ -336,5 +440,6 @@ export function selectTrials(batch: TrialBatch, ids: ArrayLike<number>): TrialBa
     start: pick2(batch.start),
     end: pick2(batch.end),
     targetId: Int32Array.from(ids, (i) => batch.targetId[i]),
+    go: Int32Array.from(ids, (i) => batch.go[i]),
   };
 }

@@ -5,7 +5,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
-import { Network, ParamName, paramShapes } from "./network";
+import { Network, ParamName, checkTaskFits, paramShapes } from "./network";
 import { TrialBatch } from "./task";
 
 type TF = typeof tfType;
@@ -51,6 +51,7 @@ export function tfLossTerms(tf: TF, net: Network, p: Record<Exclude<ParamName, "
 export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}): { E: Tensor[]; sumR2: Tensor } {
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = batch;
+  checkTaskFits(net.config, batch);
   const alpha = dt / tau;
   const feedback = opts.feedback ?? true;
   const detach = stopGradient(tf);

@@ -20,7 +20,7 @@ import { GRAD_NAMES, LossValue } from "./loss";
 import { AdamState } from "./optim";
 import { Network, ParamName, checkParams, cloneNetwork, paramShapes } from "./network";
 import { Rng } from "./rng";
-import { N_INPUTS, N_OUTPUTS, TrialBatch, makeTrials } from "./task";
+import { N_OUTPUTS, TrialBatch, inputChannels, makeTrials } from "./task";
 import { tfLossTerms } from "./tfmodel";
 import { BatchResult, PretrainConfig, Pretrainer, pretrainConfig } from "./train";
 import { ParameterError, integer } from "./validate";
@@ -58,10 +58,10 @@ export class TfPretrainer {
   constructor(readonly tf: TF, net: Network, config: PretrainConfig, adam?: AdamState) {
     checkParams(net);
     const { nIn, nOut } = net.config;
-    if (nIn !== N_INPUTS || nOut !== N_OUTPUTS) {
-      throw new ParameterError("net.config", `the reaching task needs nIn=${N_INPUTS}, nOut=${N_OUTPUTS}, got nIn=${nIn}, nOut=${nOut}`);
-    }
     this.config = pretrainConfig(config);
+    if (nIn !== inputChannels(this.config.reach) || nOut !== N_OUTPUTS) {
+      throw new ParameterError("net.config", `the task needs nIn=${inputChannels(this.config.reach)}, nOut=${N_OUTPUTS}, got nIn=${nIn}, nOut=${nOut}`);
+    }
     this.trainable = GRAD_NAMES.filter((n) => n !== "wFb" || this.config.trainFeedback);
     const shapes = paramShapes(net.config);
     if (adam) checkAdamState(adam, this.trainable, (n) => net.params[n].length);

@@ -9,11 +9,11 @@ import { Adam, AdamConfig, clipGradNorm } from "./optim";
 import { GRAD_NAMES, Grads, GradWorkspace, LossConfig, LossValue, lossConfig, lossGradient, zeroGrads } from "./loss";
 import { Network, NetworkConfig, Rollout, initNetwork, networkConfig, simulate, taskLoss } from "./network";
 import { Rng, RngState } from "./rng";
-import { ReachConfig, TrialBatch, centreOutAll, makeTrials, reachConfig, rotate, TaskName, TASK_NAMES } from "./task";
+import { ReachConfig, TrialBatch, centreOutAll, inputChannels, makeTrials, reachConfig, rotate, TaskName, TASK_NAMES, variantOf } from "./task";
 import { feedbackAlignment } from "./analysis/alignment";
 import { controlAlignment, grandMean } from "./analysis/activityGradient";
 import { CheckpointError, Tensor, loadNetwork, saveNetwork } from "./checkpoint";
-import { integer, oneOf, positive } from "./validate";
+import { ParameterError, integer, oneOf, positive } from "./validate";
 
 export interface PretrainConfig {
   seed: number;
@@ -44,7 +44,11 @@ export function pretrainConfig(overrides: Partial<Omit<PretrainConfig, "network"
   loss?: Partial<LossConfig>;
   adam?: Partial<AdamConfig>;
 } = {}): PretrainConfig {
-  const network = networkConfig(overrides.network);
+  const reach = reachConfig(overrides.reach);
+  const network = networkConfig({ nIn: inputChannels(reach), ...overrides.network });
+  if (network.nIn !== inputChannels(reach)) {
+    throw new ParameterError("network.nIn", `the ${variantOf(reach)} task has ${inputChannels(reach)} input channels, got ${network.nIn}`);
+  }
   const c: PretrainConfig = {
     seed: 0,
     batches: 5000,
@@ -58,7 +62,7 @@ export function pretrainConfig(overrides: Partial<Omit<PretrainConfig, "network"
     testTrials: 100,
     ...overrides,
     network,
-    reach: reachConfig(overrides.reach),
+    reach,
     loss: lossConfig(overrides.loss),
     adam: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...overrides.adam },
   };
@@ -267,4 +271,14 @@ export function curves(file: string): { train: Record<string, Float64Array>; eva
     train: columns(ck.extra["curves.train"], stored?.trainColumns ?? TRAIN_COLUMNS, TRAIN_COLUMNS),
     eval: columns(ck.extra["curves.eval"], stored?.evalColumns ?? EVAL_COLUMNS.slice(0, 8), EVAL_COLUMNS),
   };
+}
+
+/**
+ * The reach a pre-trained checkpoint was trained on, from its meta.pretrain: the instructed-delay
+ * variant's config for networks trained on it, else the paper's default reach (so adaptation of the
+ * paper's networks keeps its own default settings).
+ */
+export function pretrainedReach(meta: Record<string, unknown> | undefined): ReachConfig {
+  const saved = (meta?.pretrain as { reach?: Partial<ReachConfig> } | undefined)?.reach;
+  return saved?.preparation ? reachConfig(saved) : reachConfig();
 }
