@@ -24,6 +24,8 @@ export interface AcuteOptions {
   batch?: TrialBatch;
   /** Seed of the `eval-init` stream that every rollout's initial state is drawn from (default 1). */
   seed?: number;
+  /** Gain of a curl force field acting during every rollout (`SimulateOptions.curlGain`; default 0: none). */
+  curlGain?: number;
 }
 
 /** What one condition does at one rotation angle. */
@@ -70,12 +72,13 @@ export function acuteResponses(conditions: AcuteCondition[], angles: number[], o
   });
   const seed = integer("seed", options.seed ?? 1, 0);
   const base = options.batch ?? centreOutAll();
+  const curlGain = finite("curlGain", options.curlGain ?? 0);
 
   const out: AcuteResponse[] = [];
   for (const angle of angles) {
     const batch = angle === 0 ? base : rotate(base, angle);
     for (const c of conditions) {
-      const rollout = simulate(c.network, batch, { feedback: c.feedback, init: Rng.seeded(seed, "eval-init") });
+      const rollout = simulate(c.network, batch, { feedback: c.feedback, init: Rng.seeded(seed, "eval-init"), curlGain });
       const errs = trialErrors(rollout);
       out.push({
         angle,

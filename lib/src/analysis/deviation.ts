@@ -1,0 +1,45 @@
+/**
+ * How far a reach strays sideways from the straight line to its target: the signed perpendicular
+ * distance of the hand from the start-target line. Positive is to the left of the direction of travel
+ * (counter-clockwise), the side a curl field with positive gain pushes the hand to. A force-field
+ * after-effect shows as a deviation of the opposite sign once the field is removed.
+ */
+import { TrialBatch } from "../task";
+import { integer, ParameterError } from "../validate";
+
+export interface LateralDeviation {
+  /** [B] the signed perpendicular distance of largest size along each trial's path. */
+  peak: Float64Array;
+  /** Mean of `peak` over the trials. */
+  mean: number;
+  /** [T+1] mean over trials of the signed distance at each step. */
+  overTime: Float64Array;
+}
+
+/**
+ * The lateral deviation of hand paths `hand` ([T+1, B, 2], `network.handPositions`) from the straight
+ * line between each trial's start and the target's final position (`batch.position` at T-1, so rotated
+ * targets count as rotated).
+ */
+export function lateralDeviation(hand: Float64Array, batch: TrialBatch): LateralDeviation {
+  const { T, B } = batch;
+  integer("hand.length", hand.length, (T + 1) * B * 2, (T + 1) * B * 2);
+  const peak = new Float64Array(B);
+  const overTime = new Float64Array(T + 1);
+  for (let b = 0; b < B; b++) {
+    const sx = batch.start[2 * b];
+    const sy = batch.start[2 * b + 1];
+    const dx = batch.position[((T - 1) * B + b) * 2] - sx;
+    const dy = batch.position[((T - 1) * B + b) * 2 + 1] - sy;
+    const len = Math.hypot(dx, dy);
+    if (!(len > 0)) throw new ParameterError(`batch trial ${b}`, "has no displacement: its lateral deviation is undefined");
+    for (let k = 0; k <= T; k++) {
+      const px = hand[(k * B + b) * 2] - sx;
+      const py = hand[(k * B + b) * 2 + 1] - sy;
+      const d = (dx * py - dy * px) / len; // z of (unit direction) x (hand - start): + is to the left
+      overTime[k] += d / B;
+      if (Math.abs(d) > Math.abs(peak[b])) peak[b] = d;
+    }
+  }
+  return { peak, mean: peak.reduce((s, v) => s + v, 0) / B, overTime };
+}

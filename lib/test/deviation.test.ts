@@ -1,0 +1,41 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Rng } from "../src/rng";
+import * as task from "../src/task";
+import * as net from "../src/network";
+import { acuteResponses } from "../src/analysis/acute";
+import { lateralDeviation } from "../src/analysis/deviation";
+
+test("lateral deviation: signed distance from the start-target line, + to the left, by hand", () => {
+  // One reach from (1, 1) to (1, 5) (straight up, T = 3 steps) and one from (0, 0) to (-2, 0).
+  const b = task.randomReaches(2, Rng.seeded(1), { T: 125 });
+  const T = b.T;
+  const B = 2;
+  const batch: task.TrialBatch = { ...b, start: Float64Array.from([1, 1, 0, 0]), position: new Float64Array(T * B * 2) };
+  batch.position.set([1, 5, -2, 0], (T - 1) * B * 2);
+  const hand = new Float64Array((T + 1) * B * 2);
+  for (let k = 0; k <= T; k++) {
+    hand.set([1, 1, 0, 0], k * B * 2);
+  }
+  hand.set([0.5, 3, -1, -0.25], 10 * B * 2); // trial 0: 0.5 to the left of "up"; trial 1: 0.25 to the left of "west" (south is left)
+  hand.set([1.2, 4, -1.5, 0.75], 20 * B * 2); // trial 0: 0.2 to the right; trial 1: 0.75 to the right
+  const d = lateralDeviation(hand, batch);
+  assert.ok(Math.abs(d.peak[0] - 0.5) < 1e-12);
+  assert.ok(Math.abs(d.peak[1] + 0.75) < 1e-12);
+  assert.ok(Math.abs(d.mean - (0.5 - 0.75) / 2) < 1e-12);
+  assert.ok(Math.abs(d.overTime[10] - (0.5 + 0.25) / 2) < 1e-12);
+  assert.ok(Math.abs(d.overTime[20] - (-0.2 - 0.75) / 2) < 1e-12);
+  assert.equal(d.overTime[0], 0);
+  assert.throws(() => lateralDeviation(hand.subarray(2), batch), /hand.length/);
+});
+
+test("the acute analysis runs every pass in the curl field it is given, as a direct simulation does", () => {
+  const n = net.initNetwork({ N: 12 }, Rng.seeded(4, "weights"));
+  const co = task.centreOutAll();
+  const [plain, curled] = [0, 0.5].map((g) => acuteResponses([{ label: "fb off", network: n, feedback: false }], [0], { seed: 2, curlGain: g })[0]);
+  const direct = net.simulate(n, co, { feedback: false, init: Rng.seeded(2, "eval-init"), curlGain: 0.5 });
+  assert.deepEqual(curled.rollout.v, direct.v);
+  assert.notDeepEqual(curled.rollout.v, plain.rollout.v);
+  assert.deepEqual(curled.hand, net.handPositions(direct, co));
+  assert.throws(() => acuteResponses([{ label: "x", network: n, feedback: false }], [0], { curlGain: NaN }), /curlGain/);
+});
