@@ -237,6 +237,55 @@ export function grid(rows: number, cols: number, opts: GridOptions = {}): Record
   return layout;
 }
 
+/** One panel of reaches: hand paths ([T+1, B, 2], `network.handPositions`) of the trials of `batch`. */
+export interface ReachPanel {
+  title: string;
+  hand: ArrayLike<number>;
+  batch: { T: number; B: number; position: ArrayLike<number>; targetId: ArrayLike<number>; config: { nTargets: number } };
+}
+
+/**
+ * Panels of hand paths side by side, each trial coloured by its target, with circles on the targets'
+ * final (e.g. rotated) positions; equal aspect, the same square range in every panel.
+ */
+export function reachPanels(panels: ReachPanel[], opts: { range?: number; cellSize?: number; columns?: number } = {}): Figure {
+  if (panels.length === 0) throw new RangeError("panels: must not be empty");
+  const cols = Math.min(opts.columns ?? panels.length, panels.length);
+  const rows = Math.ceil(panels.length / cols);
+  const size = opts.cellSize ?? 200;
+  const range = opts.range ?? 6.5;
+  const layout: any = grid(rows, cols, { titles: panels.map((p) => p.title), equalAspect: panels.map((_, i) => i), cellWidth: size, cellHeight: size, xgap: 0.04, ygap: 0.1 });
+  layout.showlegend = false;
+  const data = panels.flatMap((p, i) => {
+    const { T, B } = p.batch;
+    if (p.hand.length !== (T + 1) * B * 2) throw new RangeError(`panels[${i}].hand: must have (T+1)*B*2 = ${(T + 1) * B * 2} entries, got ${p.hand.length}`);
+    const ax = subplotAxes(i);
+    layout[ax.xaxis.replace("x", "xaxis")].range = [-range, range];
+    layout[ax.yaxis.replace("y", "yaxis")].range = [-range, range];
+    const nTargets = p.batch.config.nTargets;
+    const colour = (b: number) => (p.batch.targetId[b] >= 0 ? p.batch.targetId[b] : b);
+    const paths = trajectoryTraces(
+      Array.from({ length: B }, (_, b) => ({
+        x: Array.from({ length: T + 1 }, (_, k) => p.hand[(k * B + b) * 2]),
+        y: Array.from({ length: T + 1 }, (_, k) => p.hand[(k * B + b) * 2 + 1]),
+        target: colour(b),
+      })),
+      { nTargets: Math.max(nTargets, B), width: 2 },
+    );
+    const ends = Array.from({ length: B }, (_, b) => ({
+      type: "scatter",
+      mode: "markers",
+      x: [p.batch.position[((T - 1) * B + b) * 2]],
+      y: [p.batch.position[((T - 1) * B + b) * 2 + 1]],
+      marker: { color: targetColor(colour(b), Math.max(nTargets, B)), size: 14, symbol: "circle-open" },
+      showlegend: false,
+      hoverinfo: "skip",
+    }));
+    return onSubplot(i, [...paths, ...ends]);
+  });
+  return { data, layout };
+}
+
 /** A line with a shaded band (e.g. the mean over seeds or targets and its range or ± sd). */
 export interface Band {
   x: ArrayLike<number>;

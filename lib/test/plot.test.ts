@@ -54,3 +54,26 @@ test("heatmapTraces: log colour, mean ± sd text, diverged and not-run cells mar
     assert.ok(t.length > 0 && !/NaN/.test(t), `no blank or NaN cell: ${t}`);
   }
 });
+
+test("reachPanels: one path per trial and a circle on each final target position, per panel, equal aspect", () => {
+  const T = 3;
+  const B = 2;
+  const position = new Float64Array(T * B * 2);
+  position.set([5, 0, 0, 5], (T - 1) * B * 2);
+  const batch = { T, B, position, targetId: Int32Array.from([0, 2]), config: { nTargets: 8 } };
+  const hand = Float64Array.from({ length: (T + 1) * B * 2 }, (_, i) => i);
+  const fig = plot.reachPanels([{ title: "a", hand, batch }, { title: "b", hand, batch }], { range: 7 });
+  assert.equal(fig.data.length, 2 * (B + B));
+  const paths = fig.data.filter((t: any) => t.mode === "lines");
+  assert.deepEqual(paths[1].x, [2, 6, 10, 14]);
+  assert.deepEqual(paths[1].y, [3, 7, 11, 15]);
+  assert.equal(paths[3].xaxis, "x2");
+  const circles = fig.data.filter((t: any) => t.mode === "markers");
+  assert.deepEqual(circles.map((t: any) => [t.x[0], t.y[0]]), [[5, 0], [0, 5], [5, 0], [0, 5]]);
+  assert.equal((circles[1] as any).marker.color, plot.targetColor(2, 8));
+  const layout: any = fig.layout;
+  assert.deepEqual(layout.xaxis2.range, [-7, 7]);
+  assert.equal(layout.yaxis2.scaleanchor, "x2");
+  assert.throws(() => plot.reachPanels([{ title: "c", hand: hand.subarray(1), batch }]), /panels\[0\].hand/);
+  assert.throws(() => plot.reachPanels([]), /panels/);
+});
