@@ -11,4 +11,4 @@ export * from "./efficiency";
 export * as dense from "./dense";
 export * from "./sharpness";
 export * from "./generalization";
-export * from "./deviation";
+export * from "./kinematics";

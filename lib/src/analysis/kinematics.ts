@@ -1,5 +1,5 @@
 /**
- * How far a reach strays sideways from the straight line to its target: the signed perpendicular
+ * Kinematics of reaches: the hand's speed over the trial, and how far a reach strays sideways from the straight line to its target: the signed perpendicular
  * distance of the hand from the start-target line. Positive is to the left of the direction of travel
  * (counter-clockwise), the side a curl field with positive gain pushes the hand to. A force-field
  * after-effect shows as a deviation of the opposite sign once the field is removed.
@@ -42,4 +42,28 @@ export function lateralDeviation(hand: Float64Array, batch: TrialBatch): Lateral
     }
   }
   return { peak, mean: peak.reduce((s, v) => s + v, 0) / B, overTime };
+}
+
+/**
+ * [T+1] mean over trials of the hand speed |v_k| (`rollout.v`, network output plus pushes); with
+ * `before`, also the mean speed over the steps k < before[b] of each trial b (e.g. its go step), the
+ * hand's drift while it should hold still.
+ */
+export function meanSpeed(v: ArrayLike<number>, T: number, B: number, before?: ArrayLike<number>): { overTime: Float64Array; beforeMean: number } {
+  integer("v.length", v.length, (T + 1) * B * 2, (T + 1) * B * 2);
+  if (before !== undefined) integer("before.length", before.length, B, B);
+  const overTime = new Float64Array(T + 1);
+  let sum = 0;
+  let count = 0;
+  for (let k = 0; k <= T; k++) {
+    for (let b = 0; b < B; b++) {
+      const s = Math.hypot(v[(k * B + b) * 2], v[(k * B + b) * 2 + 1]);
+      overTime[k] += s / B;
+      if (before && k < before[b]) {
+        sum += s;
+        count++;
+      }
+    }
+  }
+  return { overTime, beforeMean: count ? sum / count : NaN };
 }

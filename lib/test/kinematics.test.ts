@@ -4,7 +4,7 @@ import { Rng } from "../src/rng";
 import * as task from "../src/task";
 import * as net from "../src/network";
 import { acuteResponses } from "../src/analysis/acute";
-import { lateralDeviation } from "../src/analysis/deviation";
+import { lateralDeviation, meanSpeed } from "../src/analysis/kinematics";
 
 test("lateral deviation: signed distance from the start-target line, + to the left, by hand", () => {
   // One reach from (1, 1) to (1, 5) (straight up, T = 3 steps) and one from (0, 0) to (-2, 0).
@@ -38,4 +38,17 @@ test("the acute analysis runs every pass in the curl field it is given, as a dir
   assert.notDeepEqual(curled.rollout.v, plain.rollout.v);
   assert.deepEqual(curled.hand, net.handPositions(direct, co));
   assert.throws(() => acuteResponses([{ label: "x", network: n, feedback: false }], [0], { curlGain: NaN }), /curlGain/);
+});
+
+test("mean speed: per step over trials, and over the steps before each trial's own go step", () => {
+  const T = 2;
+  const B = 2;
+  // v[k, b] = (3, 4) * (k + 1) for trial 0, (0, 1) for trial 1.
+  const v = new Float64Array((T + 1) * B * 2);
+  for (let k = 0; k <= T; k++) v.set([3 * (k + 1), 4 * (k + 1), 0, 1], k * B * 2);
+  const s = meanSpeed(v, T, B, [2, 1]);
+  assert.deepEqual([...s.overTime], [3, 5.5, 8]);
+  assert.equal(s.beforeMean, (5 + 10 + 1) / 3);
+  assert.ok(Number.isNaN(meanSpeed(v, T, B).beforeMean));
+  assert.throws(() => meanSpeed(v, T, B, [1]), /before.length/);
 });
