@@ -119,6 +119,28 @@ test("the current engine reproduces the first 10 trials of every shipped adaptat
   }
 });
 
+test("data/results/curl0.3-rot0: the curl field (gain 0.3, no rotation), 4 conditions x 3 seeds of 1000 trials; the current engine reproduces their first 10 trials", () => {
+  const dir = dataPath("results", "curl0.3-rot0");
+  const pre = loadNetwork(dataPath("pretrained", "pretrain-fb-seed1.safetensors")).network;
+  const sha = sha256File(dataPath("pretrained", "pretrain-fb-seed1.safetensors"));
+  const runs = loadAdaptationRuns(dir);
+  assert.deepEqual([...new Set(runs.map((r) => r.condition))].sort(), ["bptt", "bptt+c", "rflo", "rflo+c"]);
+  for (const run of runs) {
+    const summary = JSON.parse(fs.readFileSync(`${dir}/${run.condition}-seed${run.seed}.json`, "utf8"));
+    assert.equal(summary.settings.pretrainedSha256, sha);
+    assert.equal(summary.config.curlGain, 0.3);
+    assert.equal(summary.config.rotationDeg, 0);
+    assert.equal(run.trials.length, 1000);
+    assert.ok(fs.existsSync(`${dir}/${run.condition}-seed${run.seed}.wrec.safetensors`));
+    if (run.seed !== 1) continue;
+    const a = new Adapter(pre, adaptConfig(summary.config));
+    let worst = 0;
+    for (let i = 0; i < 10; i++) worst = Math.max(worst, Math.abs(a.trial().loss - run.trials[i].loss) / run.trials[i].loss);
+    console.log(`curl0.3-rot0 ${run.condition} seed 1: first 10 trial losses, largest relative difference to the shipped run ${worst.toExponential(2)}`);
+    assert.ok(worst < SAME_RUN, `${run.condition}: trial losses differ by up to ${worst.toExponential(2)} (relative)`);
+  }
+});
+
 test("the current engine reproduces the alignment measurements of the first 3 trials of the shipped alignment runs (seed 1)", () => {
   const pre = loadNetwork(dataPath("pretrained", "pretrain-fb-seed1.safetensors")).network;
   for (const run of loadAdaptationRuns(dataPath("results", "alignment-rot30")).filter((r) => r.seed === 1)) {
