@@ -141,6 +141,20 @@ test("data/results/curl0.3-rot0: the curl field (gain 0.3, no rotation), 4 condi
   }
 });
 
+test("data/results/persistent-rot16.7: RFLO+c and RFLO on a 16.7° rotation, 3 seeds of 1000 trials, from pretrain-fb-seed1", () => {
+  const dir = dataPath("results", "persistent-rot16.7");
+  const sha = sha256File(dataPath("pretrained", "pretrain-fb-seed1.safetensors"));
+  const runs = loadAdaptationRuns(dir);
+  assert.deepEqual(runs.map((r) => `${r.condition}-${r.seed}`).sort(), ["rflo+c-1", "rflo+c-2", "rflo+c-3", "rflo-1", "rflo-2", "rflo-3"]);
+  for (const run of runs) {
+    const summary = JSON.parse(fs.readFileSync(`${dir}/${run.condition}-seed${run.seed}.json`, "utf8"));
+    assert.equal(summary.settings.pretrainedSha256, sha);
+    assert.equal(summary.config.rotationDeg, 16.7);
+    assert.equal(summary.config.curlGain, 0);
+    assert.equal(run.trials.length, 1000);
+  }
+});
+
 test("the current engine reproduces the alignment measurements of the first 3 trials of the shipped alignment runs (seed 1)", () => {
   const pre = loadNetwork(dataPath("pretrained", "pretrain-fb-seed1.safetensors")).network;
   for (const run of loadAdaptationRuns(dataPath("results", "alignment-rot30")).filter((r) => r.seed === 1)) {

@@ -4,7 +4,7 @@ import { Rng } from "../src/rng";
 import * as task from "../src/task";
 import * as net from "../src/network";
 import { acuteResponses } from "../src/analysis/acute";
-import { lateralDeviation, meanSpeed } from "../src/analysis/kinematics";
+import { endpoints, lateralDeviation, meanSpeed } from "../src/analysis/kinematics";
 
 test("lateral deviation: signed distance from the start-target line, + to the left, by hand", () => {
   // One reach from (1, 1) to (1, 5) (straight up, T = 3 steps) and one from (0, 0) to (-2, 0).
@@ -51,4 +51,19 @@ test("mean speed: per step over trials, and over the steps before each trial's o
   assert.equal(s.beforeMean, (5 + 10 + 1) / 3);
   assert.ok(Number.isNaN(meanSpeed(v, T, B).beforeMean));
   assert.throws(() => meanSpeed(v, T, B, [1]), /before.length/);
+});
+
+test("endpoints: the angle (+ counter-clockwise) and relative length of each reach's end, by hand", () => {
+  const co = task.centreOut([0, 2]); // targets (5, 0) and (0, 5) from (0, 0)
+  const T = co.T;
+  const hand = new Float64Array((T + 1) * 2 * 2);
+  hand.set([0, 4, -2.5, 2.5 * Math.sqrt(3)], T * 2 * 2); // trial 0: 90° ccw, length 4/5; trial 1: 30° ccw, length 1
+  const e = endpoints(hand, co);
+  assert.ok(Math.abs(e.angleDeg[0] - 90) < 1e-12 && Math.abs(e.lengthRatio[0] - 0.8) < 1e-12);
+  assert.ok(Math.abs(e.angleDeg[1] - 30) < 1e-12 && Math.abs(e.lengthRatio[1] - 1) < 1e-12);
+  assert.ok(Math.abs(e.meanAngleDeg - 60) < 1e-12 && Math.abs(e.meanLengthRatio - 0.9) < 1e-12);
+  const rot = task.rotate(co, 30);
+  assert.ok(Math.abs(endpoints(hand, rot).angleDeg[0] - 60) < 1e-9, "measured from the rotated target");
+  hand.set([0, -4], T * 2 * 2);
+  assert.ok(Math.abs(endpoints(hand, co).angleDeg[0] + 90) < 1e-12, "clockwise is negative");
 });

@@ -67,3 +67,37 @@ export function meanSpeed(v: ArrayLike<number>, T: number, B: number, before?: A
   }
   return { overTime, beforeMean: count ? sum / count : NaN };
 }
+
+export interface Endpoints {
+  /** [B] signed angle (degrees, + counter-clockwise) from the start->target direction to the start->hand direction at the last step. */
+  angleDeg: Float64Array;
+  /** [B] distance of the hand's last position from the start, over the start-target distance. */
+  lengthRatio: Float64Array;
+  meanAngleDeg: number;
+  meanLengthRatio: number;
+}
+
+/**
+ * Where the reaches end, relative to their targets (`batch.position` at T-1, so rotated targets count
+ * as rotated): the angle by which the reach is turned and how long it is, per trial and on average.
+ */
+export function endpoints(hand: Float64Array, batch: TrialBatch): Endpoints {
+  const { T, B } = batch;
+  integer("hand.length", hand.length, (T + 1) * B * 2, (T + 1) * B * 2);
+  const angleDeg = new Float64Array(B);
+  const lengthRatio = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    const sx = batch.start[2 * b];
+    const sy = batch.start[2 * b + 1];
+    const tx = batch.position[((T - 1) * B + b) * 2] - sx;
+    const ty = batch.position[((T - 1) * B + b) * 2 + 1] - sy;
+    const hx = hand[(T * B + b) * 2] - sx;
+    const hy = hand[(T * B + b) * 2 + 1] - sy;
+    const len = Math.hypot(tx, ty);
+    if (!(len > 0)) throw new ParameterError(`batch trial ${b}`, "has no displacement: its endpoint angle is undefined");
+    angleDeg[b] = (Math.atan2(tx * hy - ty * hx, tx * hx + ty * hy) * 180) / Math.PI;
+    lengthRatio[b] = Math.hypot(hx, hy) / len;
+  }
+  const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / B;
+  return { angleDeg, lengthRatio, meanAngleDeg: mean(angleDeg), meanLengthRatio: mean(lengthRatio) };
+}
