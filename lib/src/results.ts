@@ -11,6 +11,7 @@ import type { StepRecord, TestRecord, TrialRecord, WindowRecord } from "./adapt"
 import { Network, cloneNetwork } from "./network";
 import { CheckpointError, TORCH_NAMES, loadCheckpoint } from "./checkpoint";
 import { SweepGrid, SweepRow, checkGrid } from "./sweep";
+import { Figure, bandTraces, grid, onSubplot } from "./plot";
 
 function arquero(): typeof aqType {
   return require("arquero") as typeof aqType;
@@ -78,6 +79,37 @@ export function seedBand(
     lo: Array.from({ length: n }, (_, i) => Math.min(...at(i))),
     hi: Array.from({ length: n }, (_, i) => Math.max(...at(i))),
   };
+}
+
+/** The colours the notebooks give the four adaptation conditions. */
+export const CONDITION_COLORS: Readonly<Record<string, string>> = Object.freeze({ "rflo+c": "crimson", rflo: "salmon", "bptt+c": "navy", bptt: "cornflowerblue", "fed+c": "darkgreen", fed: "yellowgreen" });
+
+/**
+ * The learning-curve figure of the adaptation notebooks: left, the training loss per trial (trailing mean
+ * over `window` trials); right, the test error; one line per condition (mean over seeds) with a band over
+ * the seeds' range; both on log scales.
+ */
+export function learningCurves(runs: RunRecords[], conditions: string[], opts: { window?: number; testTitle?: string; colors?: Record<string, string> } = {}): Figure {
+  const colors = { ...CONDITION_COLORS, ...(opts.colors ?? {}) };
+  const layout: Record<string, any> = grid(1, 2, { titles: [`training loss per trial (${opts.window ?? 25}-trial mean)`, opts.testTitle ?? "test error, feedback OFF"], cellWidth: 440 });
+  layout.yaxis.type = "log";
+  layout.yaxis2.type = "log";
+  layout.xaxis.title = { text: "trial" };
+  layout.xaxis2.title = { text: "trials done" };
+  const data = conditions.flatMap((c) => [
+    ...onSubplot(0, bandTraces(seedBand(runs, c, "trials", "loss", opts.window ?? 25), { name: c, color: colors[c] ?? "black" })),
+    ...onSubplot(1, bandTraces(seedBand(runs, c, "tests", "testError"), { name: c, color: colors[c] ?? "black", showlegend: false })),
+  ]);
+  return { data, layout };
+}
+
+/** "mean ± sd" of `xs` (sample sd; 0 for one value), `digits` significant digits for the mean (3) and 2 for the sd. */
+export function meanSd(xs: ArrayLike<number>, digits = 3): string {
+  const v = Array.from(xs);
+  if (v.length === 0) return "no values";
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0;
+  return `${m.toPrecision(digits)} ± ${sd.toPrecision(2)}`;
 }
 
 /** Per condition: mean, standard deviation, min and max over seeds of the last test error, and n. */

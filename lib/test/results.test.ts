@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { seedBand, stepBand, windowSummary, RunRecords } from "../src/results";
+import { learningCurves, meanSd, seedBand, stepBand, windowSummary, RunRecords } from "../src/results";
 
 test("seedBand: per-seed trailing means, then mean and range over seeds", () => {
   const run = (seed: number, ys: number[]): RunRecords => ({
@@ -39,4 +39,29 @@ test("windowSummary: each seed's window mean, then mean, sd, min, max over seeds
   assert.deepEqual(s.hi, [0.3, 0.2]);
   assert.ok(Math.abs(s.mean[0] - 0.2) < 1e-15);
   assert.throws(() => stepBand(runs, "c", 0), /no per-step records of trial 0/);
+});
+
+test("meanSd: mean ± sample sd with the given significant digits", () => {
+  assert.equal(meanSd([1, 2, 3]), "2.00 ± 1.0");
+  assert.equal(meanSd([0.0123456], 2), "0.012 ± 0.0");
+  assert.equal(meanSd(Float64Array.from([2, 4])), "3.00 ± 1.4");
+  assert.equal(meanSd([]), "no values");
+});
+
+test("learningCurves: per condition a banded loss curve (left) and test curve (right), log scales, one legend entry", () => {
+  const run = (condition: string, seed: number, k: number): RunRecords => ({
+    condition,
+    seed,
+    trials: [1, 2, 3, 4].map((t, trial) => ({ trial, loss: k * t }) as never),
+    tests: [0, 2, 4].map((trial) => ({ trial, testError: k / (trial + 1) }) as never),
+  });
+  const fig = learningCurves([run("rflo+c", 1, 1), run("rflo+c", 2, 3), run("rflo", 1, 2)], ["rflo+c", "rflo"], { window: 2 });
+  assert.equal(fig.data.length, 8);
+  const line = fig.data[1] as any;
+  assert.deepEqual(line.y, [2, 3, 5, 7]); // trailing means over 2 trials of seeds (1,2,3,4) and (3,6,9,12), averaged
+  assert.equal(line.line.color, "crimson");
+  assert.equal((fig.data[3] as any).xaxis, "x2");
+  assert.deepEqual((fig.data[3] as any).y, [2, 2 / 3, 0.4]);
+  assert.equal(fig.data.filter((t: any) => t.showlegend !== false && t.name).length, 2);
+  assert.equal((fig.layout as any).yaxis2.type, "log");
 });
