@@ -8,7 +8,7 @@ import { GRAD_NAMES } from "../src/loss";
 import { FArray } from "../src/kernels";
 import { PARAM_NAMES, cloneNetwork, initNetwork, paramShapes } from "../src/network";
 import { Rng } from "../src/rng";
-import { makeTrials } from "../src/task";
+import { makeTrials, reachVariant } from "../src/task";
 import { tfLoss } from "../src/tfmodel";
 import { Pretrainer, PretrainConfig, pretrainConfig } from "../src/train";
 import { TfPretrainer, tfLossParts } from "../src/tftrain";
@@ -42,6 +42,7 @@ const TOL_LOSS = 2e-6;
 const cases: { label: string; over: Parameters<typeof pretrainConfig>[0] }[] = [
   { label: "default (W_fb trained, gradient through the feedback loop)", over: {} },
   { label: "pushed reaches, feedback detached, W_fb frozen, delay 2", over: { task: "random_pushed", gradientThroughFeedback: false, trainFeedback: false, network: { fbDelay: 2 } } },
+  { label: "the instructed-delay variant (4 inputs, per-trial go, T 200)", over: { reach: reachVariant("instructed_delay") } },
 ];
 
 for (const c of cases) {
