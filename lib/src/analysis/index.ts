@@ -12,3 +12,4 @@ export * as dense from "./dense";
 export * from "./sharpness";
 export * from "./generalization";
 export * from "./kinematics";
+export * from "./population";
