@@ -249,9 +249,11 @@ function fillTrajectories(batch: TrialBatch, holdSignal: number): TrialBatch {
   const { T, B, nIn, config: c } = batch;
   const frac = new Float64Array(T);
   const lag = c.preparation ? 1 : 0;
+  let fracGo = NaN; // the go step `frac` was computed for: once for the paper's task, per go step otherwise
   for (let b = 0; b < B; b++) {
     const go = batch.go[b];
-    for (let t = 0; t < T; t++) frac[t] = rampAt(t - go - lag, c);
+    if (go !== fracGo) for (let t = 0; t < T; t++) frac[t] = rampAt(t - go - lag, c);
+    fracGo = go;
     for (let d = 0; d < 2; d++) {
       const s = batch.start[2 * b + d];
       const delta = batch.end[2 * b + d] - s;
