@@ -20,7 +20,7 @@ import * as os from "os";
 import * as path from "path";
 import { fork } from "child_process";
 import * as aq from "arquero";
-import { Adapter, AdaptConfig, adaptConfig } from "../lib/src/adapt";
+import { Adapter, AdaptConfig, DivergenceError, adaptConfig } from "../lib/src/adapt";
 import { pretrainedReach } from "../lib/src/train";
 import { TORCH_NAMES, loadNetwork, saveCheckpoint, writeFileAtomic } from "../lib/src/checkpoint";
 import { engine, setThreads } from "../lib/src/kernels";
@@ -185,24 +185,34 @@ runCli(spec, async ({ values: a }) => {
     const bar = new Progress({ label: `${r.label} seed ${r.seed}`, total: config.trials, start: adapter.done, unit: "trial" });
     const t0 = performance.now();
     if (adapter.testLog.length === 0) adapter.test();
+    let diverged: DivergenceError | undefined;
     while (adapter.done < config.trials) {
       if (await signals.interrupted()) {
         savePartial();
         bar.log(`interrupted at trial ${adapter.done}; saved ${rel(r.partial)} (rerun the same command to resume)`);
         process.exit(130);
       }
-      const rec = adapter.trial();
+      let rec;
+      try {
+        rec = adapter.trial();
+      } catch (e) {
+        // A result, not a failure: the run is recorded as diverged, with its logs up to there.
+        if (!(e instanceof DivergenceError)) throw e;
+        diverged = e;
+        bar.log(`${r.label} seed ${r.seed}: ${e.message}`);
+        break;
+      }
       if (adapter.done % config.testEvery === 0 || adapter.done === config.trials) adapter.test();
       const last = adapter.testLog[adapter.testLog.length - 1];
       bar.update(adapter.done, { loss: rec.loss, "test (fb off)": last.testError });
       if (adapter.done % 100 === 0 && adapter.done < config.trials) savePartial();
     }
-    savePartial(); // the finished state, so that a crash below can redo the writes without recomputing
+    if (!diverged) savePartial(); // the finished state, so that a crash below can redo the writes without recomputing
     writeFileAtomic(`${r.base}.trials.csv`, aq.from(adapter.trialLog).toCSV());
     writeFileAtomic(`${r.base}.tests.csv`, aq.from(adapter.testLog).toCSV());
     if (adapter.stepLog.length) writeFileAtomic(`${r.base}.steps.csv`, aq.from(adapter.stepLog).toCSV());
     if (adapter.windowLog.length) writeFileAtomic(`${r.base}.windows.csv`, aq.from(adapter.windowLog).toCSV());
-    saveCheckpoint(`${r.base}.wrec.safetensors`, {
+    if (!diverged) saveCheckpoint(`${r.base}.wrec.safetensors`, {
       kind: "adapted-wrec",
       config,
       tensors: { [TORCH_NAMES.wRec]: { shape: [adapter.net.config.N, adapter.net.config.N], data: adapter.net.params.wRec } },
@@ -221,11 +231,13 @@ runCli(spec, async ({ values: a }) => {
       threads,
       secondsThisSession: (performance.now() - t0) / 1000,
       initialTestError: adapter.testLog[0].testError,
-      finalTestError: final.testError,
+      finalTestError: diverged ? null : final.testError,
+      diverged: diverged ? { trial: diverged.trial, because: diverged.because } : null,
       finishedAt: new Date().toISOString(),
     };
     writeFileAtomic(r.summary, JSON.stringify(summary, null, 2) + "\n"); // written last: marks the run complete
     fs.rmSync(r.partial, { force: true });
-    console.error(`${r.label} seed ${r.seed}: test error ${adapter.testLog[0].testError.toPrecision(4)} -> ${final.testError.toPrecision(4)}`);
+    if (diverged) console.error(`${r.label} seed ${r.seed}: diverged at trial ${diverged.trial} (${diverged.because}); recorded as diverged, without adapted weights`);
+    else console.error(`${r.label} seed ${r.seed}: test error ${adapter.testLog[0].testError.toPrecision(4)} -> ${final.testError.toPrecision(4)}`);
   }
 });

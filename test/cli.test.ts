@@ -140,6 +140,28 @@ test("adapt: a changed --trials or --pretrained does not reuse the old result; i
   assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "--fresh left the first folder untouched");
 });
 
+test("adapt: a run that diverges is recorded as diverged (its logs up to there, no weights, no final error); the other runs go on", () => {
+  const r0 = cli("pretrain", ["--seed", "1", "--batches", "2", ...TINY, "--name", "tiny-div"]);
+  assert.equal(r0.status, 0, r0.stderr);
+  const pre = path.join(runs, "pretrain", "tiny-div.safetensors");
+  const out = path.join(runs, "adapt-diverge");
+  const r = cli("adapt", ["--conditions", "rflo+c,rflo", "--seeds", "1", "--trials", "300", "--test-every", "5", "--lr", "1000", "--pretrained", pre, "--out", out, "--workers", "1"]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const c of ["rflo+c", "rflo"]) {
+    assert.match(r.stderr, new RegExp(`${c.replace("+", "\\+")} seed 1: diverged at trial \\d+ \\((the trial loss|W_rec) .*\\); recorded as diverged`));
+    const s = JSON.parse(fs.readFileSync(path.join(out, `${c}-seed1.json`), "utf8"));
+    assert.equal(s.complete, true);
+    assert.equal(s.finalTestError, null);
+    assert.ok(Number.isInteger(s.diverged.trial) && s.diverged.trial < 300, JSON.stringify(s.diverged));
+    assert.ok(!fs.existsSync(path.join(out, `${c}-seed1.wrec.safetensors`)), "no adapted weights for a diverged run");
+    const trials = fs.readFileSync(path.join(out, `${c}-seed1.trials.csv`), "utf8").trim().split("\n");
+    assert.equal(trials.length - 1, s.diverged.trial, "the trials before divergence");
+    assert.doesNotMatch(trials.join("\n"), /NaN/);
+  }
+  const again = cli("adapt", ["--conditions", "rflo+c,rflo", "--seeds", "1", "--trials", "300", "--test-every", "5", "--lr", "1000", "--pretrained", pre, "--out", out, "--workers", "1"]);
+  assert.match(again.stderr, /nothing to do/, "a diverged run is a finished result, reused with identical settings");
+});
+
 test("pretrain --variant instructed_delay: a 4-input network, named -instructed, that adapt runs on its own task variant", () => {
   const r = cli("pretrain", ["--variant", "instructed_delay", "--batches", "2", ...TINY]);
   assert.equal(r.status, 0, r.stderr);

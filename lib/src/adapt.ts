@@ -210,6 +210,18 @@ export interface WindowRecord {
   path: number;
 }
 
+/**
+ * The learning run diverged at `trial`: its loss or W_rec stopped being finite. The adapter's weights are
+ * then unusable; the logs hold the trials and tests before it. A ParameterError on "lr", because the
+ * cure is a lower learning rate.
+ */
+export class DivergenceError extends ParameterError {
+  constructor(readonly trial: number, readonly lr: number, readonly because: string) {
+    super("lr", `the run diverged at trial ${trial} (lr ${lr}): ${because}; lower the learning rate`);
+    this.name = "DivergenceError";
+  }
+}
+
 export class Adapter {
   readonly net: Network;
   readonly rule: LearningRule;
@@ -385,7 +397,10 @@ export class Adapter {
       globalAlignment: cmp ? cosine(this.sumDw, this.sumCompare) : NaN,
       globalAlignmentTrial: c.trialGradient ? cosine(this.sumDw, this.trialGradient(batch)) : NaN,
     };
-    if (!Number.isFinite(rec.loss)) throw new ParameterError("lr", `the loss diverged at trial ${rec.trial} (lr ${this.lr}); lower the learning rate`);
+    // A non-finite W_rec does not always show in the loss: relu maps NaN drives to rates of 0, so such a
+    // network holds the hand still at a finite error. |W - W_start| is finite exactly when W_rec is.
+    if (!Number.isFinite(rec.loss)) throw new DivergenceError(rec.trial, this.lr, "the trial loss is not finite");
+    if (!Number.isFinite(updateNorm)) throw new DivergenceError(rec.trial, this.lr, "W_rec is no longer finite");
     this.trialLog.push(rec);
     return rec;
   }

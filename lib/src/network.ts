@@ -259,6 +259,7 @@ export function effectiveFeedback(net: Network): FArray {
 
 /** Simulates the network on a batch of trials (SPEC §2.3, §11). */
 export function simulate(net: Network, batch: TrialBatch, options: SimulateOptions = {}): Rollout {
+  assertFiniteParams(net);
   const ro = beginRollout(net, batch, options);
   const replay = options.replayFeedback;
   const BO = ro.B * net.config.nOut;
@@ -266,6 +267,19 @@ export function simulate(net: Network, batch: TrialBatch, options: SimulateOptio
   const wFbEff = effectiveFeedback(net);
   for (let k = 0; k < ro.T; k++) stepRollout(net, ro, k, wFbEff, replay);
   return ro;
+}
+
+/**
+ * Refuses a network with a non-finite weight. Without this, NaN weights pass silently: relu maps a NaN
+ * drive to a rate of 0, and the hand stays still at a finite error.
+ */
+export function assertFiniteParams(net: Network): void {
+  for (const [name, w] of Object.entries(net.params) as [string, ArrayLike<number> | undefined][]) {
+    if (!w || typeof w.length !== "number") continue;
+    for (let i = 0; i < w.length; i++) {
+      if (!Number.isFinite(w[i])) throw new ParameterError(`params.${name}`, `entry ${i} is ${w[i]}; a network with non-finite weights cannot be simulated (did a learning run diverge?)`);
+    }
+  }
 }
 
 /** The network's input and output widths must match the batch's (3 inputs in the paper's task, 4 with an instructed delay). */

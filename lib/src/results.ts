@@ -26,6 +26,16 @@ export interface RunRecords {
   steps?: StepRecord[];
   /** Efficiency windows (efficiencyWindows; empty when none). */
   windows?: WindowRecord[];
+  /**
+   * Set when the run diverged (its loss or W_rec stopped being finite): the trial and why. Its logs then
+   * end there, and it has no final error: `finalError` returns NaN for it.
+   */
+  diverged?: { trial: number; because: string } | null;
+}
+
+/** The run's test error after its last trial, or NaN when it diverged (its last test predates that). */
+export function finalError(run: RunRecords): number {
+  return run.diverged ? NaN : run.tests[run.tests.length - 1].testError;
 }
 
 /** Reads every complete run in `dir` (files <condition>-seed<S>.{json,trials.csv,tests.csv}). */
@@ -45,6 +55,7 @@ export function loadAdaptationRuns(dir: string): RunRecords[] {
       tests: read(".tests.csv") as unknown as TestRecord[],
       steps: fs.existsSync(`${base}.steps.csv`) ? (read(".steps.csv") as unknown as StepRecord[]) : [],
       windows: fs.existsSync(`${base}.windows.csv`) ? (read(".windows.csv") as unknown as WindowRecord[]) : [],
+      diverged: summary.diverged ?? null,
     });
   }
   if (runs.length === 0) throw new Error(`no complete runs in ${dir}`);

@@ -5,11 +5,11 @@
  * divergence rule, and the merge of finished cells into one table. `cli/sweep.ts` does the files,
  * processes and clusters.
  *
- * A cell diverges when its trial loss or test error stops being finite, or its test error (feedback off,
+ * A cell diverges when its trial loss, W_rec or test error stops being finite, or its test error (feedback off,
  * 8 rotated targets) exceeds `divergeFactor` times the cell's own error before adaptation. A diverged
  * cell stops at once and is recorded as such, with the trial where it happened: never as a NaN.
  */
-import { Adapter, AdaptConfig, adaptConfig } from "./adapt";
+import { Adapter, AdaptConfig, DivergenceError, adaptConfig } from "./adapt";
 import { Network } from "./network";
 import { RULE_NAMES, RuleName } from "./rules";
 import { ParameterError, finite, integer, positive } from "./validate";
@@ -255,18 +255,14 @@ export class CellRun {
   step(): boolean {
     if (this.over) return false;
     const a = this.adapter;
-    let loss: number;
     try {
-      loss = a.trial().loss;
+      a.trial();
     } catch (e) {
-      // The adapter refuses to go on from a non-finite loss (ParameterError "lr"); here that is a result.
-      if (!(e instanceof ParameterError && e.parameter === "lr")) throw e;
-      loss = NaN;
-    }
-    if (!Number.isFinite(loss)) {
-      a.test();
+      // The adapter refuses to go on once the loss or W_rec stops being finite; here that is a result.
+      // No test follows: the weights are unusable (the last test is the last one before divergence).
+      if (!(e instanceof DivergenceError)) throw e;
       this.divergedAt = a.done;
-      this.because = "trial loss not finite";
+      this.because = e.because;
       this.over = true;
       return false;
     }

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { Rng } from "../src/rng";
 import * as net from "../src/network";
-import { Adapter, adaptConfig, effectiveLr, PAPER_LR } from "../src/adapt";
+import { Adapter, DivergenceError, adaptConfig, effectiveLr, PAPER_LR } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import { nativeAvailable, setEngine } from "../src/kernels";
 import { Rflo } from "../src/rules";
@@ -232,4 +232,28 @@ test("adaptation under a curl force field: tests and learning trials see the fie
   const g = new Adapter(pre, adaptConfig({ rule: "rflo", trials: 1, rotationDeg: 0, curlGain: 0.5, trialGradient: true }));
   const rec = g.trial();
   assert.ok(Number.isFinite(rec.globalAlignmentTrial));
+});
+
+test("a run whose W_rec stops being finite is stopped as diverged even where the loss stays finite; simulate refuses such weights", () => {
+  const pre = net.initNetwork({ N: 12 }, Rng.seeded(4));
+  const a = new Adapter(pre, adaptConfig({ rule: "rflo", control: true, seed: 1, trials: 5, testEvery: 5 }));
+  a.trial();
+  // One NaN weight: relu maps its unit's NaN drive to a rate of 0, so the hand still moves and the loss
+  // is finite; only the weights show it.
+  a.net.params.wRec[3] = NaN;
+  let caught: unknown;
+  try {
+    a.trial();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof DivergenceError, `got ${caught}`);
+  assert.equal(caught.trial, 1);
+  assert.match(caught.message, /lr: the run diverged at trial 1 .*W_rec is no longer finite; lower the learning rate/);
+  assert.equal(a.trialLog.length, 1, "the diverged trial is not logged as a trial");
+  assert.throws(() => a.test(), /params\.wRec: entry \d+ is NaN; a network with non-finite weights cannot be simulated/);
+  // A learning rate far too high blows up the weights within a few trials: the same error, never NaN results.
+  const b = new Adapter(pre, adaptConfig({ rule: "rflo", control: true, seed: 1, trials: 200, lr: 1e3 }));
+  assert.throws(() => b.run(), (e: unknown) => e instanceof DivergenceError && e.trial < 200);
+  assert.ok(b.trialLog.every((t) => Number.isFinite(t.loss) && Number.isFinite(t.updateNorm)));
 });
