@@ -64,7 +64,8 @@ export function loadAdaptationRuns(dir: string): RunRecords[] {
 
 /**
  * Mean and range over the seeds of one condition of a per-trial or per-test column, each seed's series
- * first smoothed by a trailing mean over `window` entries: for plotting a curve with a band.
+ * first smoothed by a trailing mean over `window` entries: for plotting a curve with a band. Runs that
+ * diverged are left out (their logs stop early); if every seed diverged, the band ends at the earliest.
  */
 export function seedBand(
   runs: RunRecords[],
@@ -73,8 +74,10 @@ export function seedBand(
   column: string,
   window = 1,
 ): { x: number[]; mean: number[]; lo: number[]; hi: number[] } {
-  const mine = runs.filter((r) => r.condition === condition);
-  if (mine.length === 0) throw new Error(`no runs of condition ${JSON.stringify(condition)}`);
+  const all = runs.filter((r) => r.condition === condition);
+  if (all.length === 0) throw new Error(`no runs of condition ${JSON.stringify(condition)}`);
+  const finished = all.filter((r) => !r.diverged);
+  const mine = finished.length ? finished : all;
   const series = mine.map((r) => {
     const ys = (r[log] as unknown as Record<string, number>[]).map((row) => row[column]);
     return ys.map((_, i) => {
@@ -107,8 +110,13 @@ export function learningCurves(runs: RunRecords[], conditions: string[], opts: {
   layout.yaxis2.type = "log";
   layout.xaxis.title = { text: "trial" };
   layout.xaxis2.title = { text: "trials done" };
+  const label = (c: string) => {
+    const mine = runs.filter((r) => r.condition === c);
+    const k = mine.filter((r) => r.diverged).length;
+    return k ? `${c} (${k} of ${mine.length} diverged${k < mine.length ? ", not shown" : ""})` : c;
+  };
   const data = conditions.flatMap((c) => [
-    ...onSubplot(0, bandTraces(seedBand(runs, c, "trials", "loss", opts.window ?? 25), { name: c, color: colors[c] ?? "black" })),
+    ...onSubplot(0, bandTraces(seedBand(runs, c, "trials", "loss", opts.window ?? 25), { name: label(c), color: colors[c] ?? "black" })),
     ...onSubplot(1, bandTraces(seedBand(runs, c, "tests", "testError"), { name: c, color: colors[c] ?? "black", showlegend: false })),
   ]);
   return { data, layout };
@@ -123,10 +131,10 @@ export function meanSd(xs: ArrayLike<number>, digits = 3): string {
   return `${m.toPrecision(digits)} ± ${sd.toPrecision(2)}`;
 }
 
-/** Per condition: mean, standard deviation, min and max over seeds of the last test error, and n. */
+/** Per condition: mean, standard deviation, min and max over seeds of the last test error, and n (runs that diverged are left out: see `finalError`). */
 export function finalErrors(runs: RunRecords[]): ColumnTable {
   const aq = arquero();
-  const last = runs.map((r) => ({ condition: r.condition, seed: r.seed, finalTestError: r.tests[r.tests.length - 1].testError }));
+  const last = runs.filter((r) => !r.diverged).map((r) => ({ condition: r.condition, seed: r.seed, finalTestError: finalError(r) }));
   return aq
     .from(last)
     .groupby("condition")

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { learningCurves, meanSd, seedBand, stepBand, windowSummary, RunRecords } from "../src/results";
+import { finalError, learningCurves, meanSd, seedBand, stepBand, windowSummary, RunRecords } from "../src/results";
 
 test("seedBand: per-seed trailing means, then mean and range over seeds", () => {
   const run = (seed: number, ys: number[]): RunRecords => ({
@@ -15,6 +15,14 @@ test("seedBand: per-seed trailing means, then mean and range over seeds", () => 
   assert.deepEqual(b.hi, [3, 4, 6]);
   assert.deepEqual(b.mean, [2, 3, 5]);
   assert.throws(() => seedBand([], "c", "trials", "loss"), /no runs of condition "c"/);
+  // A diverged seed stops early: it is left out, not allowed to cut the others short.
+  const div = { ...run(4, [9]), diverged: { trial: 1, because: "W_rec is no longer finite" } };
+  const withDiv = seedBand([run(1, [1, 3, 5]), run(2, [3, 5, 7]), div], "c", "trials", "loss", 2);
+  assert.deepEqual([withDiv.x, withDiv.mean], [b.x, b.mean]);
+  assert.deepEqual(seedBand([div], "c", "trials", "loss").mean, [9], "every seed diverged: the band ends with them");
+  const fig = learningCurves([{ ...run(1, [1, 3, 5]), tests: [{ trial: 0, testError: 1 }] as never }, { ...div, tests: [{ trial: 0, testError: 1 }] as never }], ["c"]);
+  assert.equal((fig.data[0] as { name?: string }).name ?? (fig.data as { name?: string }[]).find((t) => t.name)?.name, "c (1 of 2 diverged, not shown)");
+  assert.ok(Number.isNaN(finalError(div)) && finalError({ ...run(1, [1]), tests: [{ trial: 0, testError: 0.5 }] as never }) === 0.5);
 });
 
 test("windowSummary: each seed's window mean, then mean, sd, min, max over seeds; stepBand per step", () => {
