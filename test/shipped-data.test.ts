@@ -178,6 +178,55 @@ test("data/results/curl0.3-rot0: the curl field (gain 0.3, no rotation), 4 condi
   }
 });
 
+/**
+ * A results folder of `npm run adapt`: the conditions x seeds 1-3, each from `network`, 1000 trials (or
+ * recorded as diverged: logs up to there, no weights, no final error); the current engine reproduces the
+ * first 10 trials of every seed-1 run, from the stored config alone.
+ */
+function checkAdaptFolder(name: string, network: string, conditions: string[], want: { rotationDeg: number; curlGain: number; variant?: string; fbDelay?: number }) {
+  const dir = dataPath("results", name);
+  const file = dataPath("pretrained", `${network}.safetensors`);
+  const sha = sha256File(file);
+  const pre = loadNetwork(file);
+  assert.equal(pre.network.config.fbDelay, want.fbDelay ?? 0);
+  const runs = loadAdaptationRuns(dir);
+  assert.deepEqual(runs.map((r) => `${r.condition}-${r.seed}`).sort(), conditions.flatMap((c) => [1, 2, 3].map((s) => `${c}-${s}`)).sort());
+  for (const run of runs) {
+    const what = `${name} ${run.condition} seed ${run.seed}`;
+    const summary = JSON.parse(fs.readFileSync(`${dir}/${run.condition}-seed${run.seed}.json`, "utf8"));
+    assert.equal(summary.settings.pretrainedSha256, sha, `${what} starts from ${network}`);
+    assert.equal(summary.config.rotationDeg, want.rotationDeg);
+    assert.equal(summary.config.curlGain, want.curlGain);
+    assert.equal(summary.config.reach.preparation !== undefined, want.variant === "instructed_delay", `${what}: the task variant of its network`);
+    const wrec = fs.existsSync(`${dir}/${run.condition}-seed${run.seed}.wrec.safetensors`);
+    if (run.diverged) {
+      assert.equal(run.trials.length, run.diverged.trial, `${what}: the trials before divergence`);
+      assert.equal(summary.finalTestError, null);
+      assert.ok(!wrec, `${what}: no adapted weights for a diverged run`);
+    } else {
+      assert.equal(run.trials.length, 1000, what);
+      assert.equal(run.tests[run.tests.length - 1].trial, 1000, what);
+      assert.ok(wrec, `${what}: adapted weights`);
+    }
+    if (run.seed !== 1) continue;
+    const a = new Adapter(pre.network, adaptConfig(summary.config));
+    let worst = 0;
+    for (let i = 0; i < Math.min(10, run.trials.length); i++) worst = Math.max(worst, Math.abs(a.trial().loss - run.trials[i].loss) / run.trials[i].loss);
+    console.log(`${what}: first 10 trial losses, largest relative difference to the shipped run ${worst.toExponential(2)}`);
+    assert.ok(worst < SAME_RUN, `${what}: trial losses differ by up to ${worst.toExponential(2)} (relative)`);
+  }
+}
+
+test("data/results/instructed-rot30: F3 on the instructed-delay network, 4 conditions x 3 seeds; first 10 trials reproduced", () => {
+  checkAdaptFolder("instructed-rot30", "pretrain-fb-instructed-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" });
+});
+
+for (const d of [2]) {
+  test(`data/results/fbdelay${d}-rot30: RFLO+c and RFLO on the network with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
+    checkAdaptFolder(`fbdelay${d}-rot30`, `pretrain-fb-delay${d}-seed1`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
+  });
+}
+
 test("data/results/persistent-rot16.7: RFLO+c and RFLO on a 16.7° rotation, 3 seeds of 1000 trials, from pretrain-fb-seed1", () => {
   const dir = dataPath("results", "persistent-rot16.7");
   const sha = sha256File(dataPath("pretrained", "pretrain-fb-seed1.safetensors"));
