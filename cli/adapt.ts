@@ -53,6 +53,7 @@ resume partial ones; other settings are refused. Shipped data is never written u
     "test-gradient": opt.flag("at every test also take the test error's gradient, for first-order predicted decreases (tests.csv)"),
     "step-trials": opt.list("trials whose per-step alignment is written to <run>.steps.csv (needs --compare)", opt.int("", 0, 0), []),
     curl: opt.num("gain of a curl force field during learning and tests (push = gain x the previous hand velocity rotated by +90°; 0: none)", 0, { min: -100, max: 100 }),
+    "fb-delay": { ...opt.int("feedback delay (steps) of the control input during learning, in place of the pre-trained network's own", undefined, 0, 1000), shown: "the network's own" },
     lr: opt.num("learning rate for every condition (default: the paper's per condition)", undefined, { above: 0 }),
     "lr-transform": opt.choice("apply the reference code's hidden LR rescalings (SPEC §6.4)", ["none", "reference"] as const, "none"),
     "test-every": opt.int("test every this many trials", 25, 1),
@@ -97,6 +98,7 @@ runCli(spec, async ({ values: a }) => {
         efficiencyWindows: a["efficiency-windows"],
         testGradient: a["test-gradient"],
         curlGain: a.curl,
+        fbDelay: a["fb-delay"] ?? null,
         reach,
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
@@ -139,6 +141,7 @@ runCli(spec, async ({ values: a }) => {
       "--conditions", r.label, "--seeds", String(r.seed), "--trials", String(a.trials), "--rotation", String(a.rotation),
       "--pretrained", pretrained, "--out", out, "--lr-transform", a["lr-transform"], "--test-every", String(a["test-every"]),
       "--threads", String(a.threads), "--workers", "1", "--curl", String(a.curl),
+      ...(a["fb-delay"] !== undefined ? ["--fb-delay", String(a["fb-delay"])] : []),
       ...(a.compare ? ["--compare", a.compare] : []), ...(a.lr !== undefined ? ["--lr", String(a.lr)] : []),
       ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
       ...(a["test-gradient"] ? ["--test-gradient"] : []), ...(a["efficiency-windows"].length ? ["--efficiency-windows", a["efficiency-windows"].join(",")] : []),

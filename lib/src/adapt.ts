@@ -68,6 +68,12 @@ export interface AdaptConfig {
    * default). For the after-effect, test the adapted network with the field off (simulate with curlGain 0).
    */
   curlGain: number;
+  /**
+   * The feedback delay (steps) of the control input during learning trials, in place of the pre-trained
+   * network's own (null, the default: keep it). For what a delay costs a controller that was not trained
+   * with it; tests run with feedback off, so they do not see it.
+   */
+  fbDelay: number | null;
   reach: ReachConfig;
 }
 
@@ -91,11 +97,13 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
     efficiencyWindows: [],
     testGradient: false,
     curlGain: 0,
+    fbDelay: null,
     ...overrides,
     reach: reachConfig(overrides.reach),
   };
   positive("lr", c.lr);
   finite("curlGain", c.curlGain);
+  if (c.fbDelay !== null) integer("fbDelay", c.fbDelay, 0);
   integer("trials", c.trials, 0);
   finite("rotationDeg", c.rotationDeg);
   integer("seed", c.seed, 0);
@@ -254,7 +262,8 @@ export class Adapter {
 
   /** Adapts a copy of `pretrained` (the original is left untouched). */
   constructor(pretrained: Network, readonly config: AdaptConfig) {
-    this.net = cloneNetwork(pretrained);
+    const copy = cloneNetwork(pretrained);
+    this.net = config.fbDelay === null ? copy : { config: { ...copy.config, fbDelay: config.fbDelay }, params: copy.params };
     this.rule = makeRule(config.rule, { projection: config.projection, legacyRow0: config.legacyRow0 });
     this.comparison = config.compare ? makeRule(config.compare) : null;
     this.lr = effectiveLr(config, this.net);

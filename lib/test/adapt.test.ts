@@ -257,3 +257,22 @@ test("a run whose W_rec stops being finite is stopped as diverged even where the
   assert.throws(() => b.run(), (e: unknown) => e instanceof DivergenceError && e.trial < 200);
   assert.ok(b.trialLog.every((t) => Number.isFinite(t.loss) && Number.isFinite(t.updateNorm)));
 });
+
+test("fbDelay overrides the pre-trained network's feedback delay during learning: the same run as a network built with that delay", () => {
+  const pre = net.initNetwork({ N: 16 }, Rng.seeded(6));
+  const built: net.Network = { config: { ...pre.config, fbDelay: 3 }, params: pre.params };
+  const losses = (n: net.Network, o: Parameters<typeof adaptConfig>[0]) => {
+    const a = new Adapter(n, adaptConfig({ rule: "rflo", control: true, seed: 2, trials: 4, testEvery: 2, ...o }));
+    a.run();
+    return { a, losses: a.trialLog.map((t) => t.loss), tests: a.testLog.map((t) => t.testError) };
+  };
+  const over = losses(pre, { fbDelay: 3 });
+  const own = losses(built, {});
+  assert.equal(over.a.net.config.fbDelay, 3);
+  assert.equal(pre.config.fbDelay, 0, "the pre-trained network is untouched");
+  assert.deepEqual(over.losses, own.losses);
+  assert.deepEqual(over.tests, own.tests);
+  assert.notDeepEqual(losses(pre, {}).losses, over.losses, "the delay changes learning trials");
+  assert.equal(losses(built, { fbDelay: null }).a.net.config.fbDelay, 3, "null keeps the network's own");
+  assert.throws(() => adaptConfig({ fbDelay: -1 }), /fbDelay: must be an integer >= 0/);
+});
