@@ -235,8 +235,12 @@ for (const d of [2, 5, 10, 20]) {
     for (const r of runs) {
       const summary = JSON.parse(fs.readFileSync(dataPath("results", `imposed-fbdelay${d}-rot30`, `${r.condition}-seed${r.seed}.json`), "utf8"));
       assert.equal(summary.config.fbDelay, d);
-      // Without control the delayed control input is never used: the same run as without delay, bit for bit.
-      if (r.condition === "rflo") assert.deepEqual(r.tests, plain.find((p) => p.condition === "rflo" && p.seed === r.seed)!.tests);
+      // Without control the delayed control input is never used: the same run as without delay (within the
+      // float32 rounding of the engine that computed persistent-rot30: 6e-7 relative when this was written).
+      if (r.condition !== "rflo") continue;
+      const p = plain.find((q) => q.condition === "rflo" && q.seed === r.seed)!;
+      assert.equal(r.tests.length, p.tests.length);
+      r.tests.forEach((t, i) => assert.ok(Math.abs(t.testError - p.tests[i].testError) <= SAME_RUN * p.tests[i].testError, `rflo seed ${r.seed} test ${i}: ${t.testError} vs ${p.tests[i].testError}`));
     }
   });
 }
