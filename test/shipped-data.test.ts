@@ -52,7 +52,7 @@ for (const [fb, seed] of PRETRAINED) {
 // reproduces their first 3 batches.
 const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string }][] = [
   ["pretrain-fb-instructed-seed1", { fbDelay: 0, variant: "instructed_delay" }],
-  ...[2, 5, 20].map((d): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed1`, { fbDelay: d }]),
+  ...[2, 5, 10, 20].map((d): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed1`, { fbDelay: d }]),
 ];
 for (const [name, want] of VARIANT_NETWORKS) {
   test(`data/pretrained/${name}: full protocol with ${want.variant ? `the ${want.variant} task` : `a feedback delay of ${want.fbDelay} steps`}, complete, test errors as recorded, first 3 batches reproduced`, () => {
@@ -221,7 +221,7 @@ test("data/results/instructed-rot30: F3 on the instructed-delay network, 4 condi
   checkAdaptFolder("instructed-rot30", "pretrain-fb-instructed-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" });
 });
 
-for (const d of [2, 5, 20]) {
+for (const d of [2, 5, 10, 20]) {
   test(`data/results/fbdelay${d}-rot30: RFLO+c and RFLO on the network with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
     checkAdaptFolder(`fbdelay${d}-rot30`, `pretrain-fb-delay${d}-seed1`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
   });
