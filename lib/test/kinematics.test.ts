@@ -4,7 +4,7 @@ import { Rng } from "../src/rng";
 import * as task from "../src/task";
 import * as net from "../src/network";
 import { acuteResponses } from "../src/analysis/acute";
-import { endpoints, lateralDeviation, meanSpeed } from "../src/analysis/kinematics";
+import { endpoints, errorShareBefore, lateralDeviation, meanSpeed } from "../src/analysis/kinematics";
 
 test("lateral deviation: signed distance from the start-target line, + to the left, by hand", () => {
   // One reach from (1, 1) to (1, 5) (straight up, T = 3 steps) and one from (0, 0) to (-2, 0).
@@ -66,4 +66,14 @@ test("endpoints: the angle (+ counter-clockwise) and relative length of each rea
   assert.ok(Math.abs(endpoints(hand, rot).angleDeg[0] - 60) < 1e-9, "measured from the rotated target");
   hand.set([0, -4], T * 2 * 2);
   assert.ok(Math.abs(endpoints(hand, co).angleDeg[0] + 90) < 1e-12, "clockwise is negative");
+});
+
+test("errorShareBefore: the share of the squared error on the steps before each trial's own bound", () => {
+  // T = 2 (3 steps), B = 2; trial 0 errors (1,0),(0,2),(0,0): squares 1, 4, 0; trial 1 errors (0,0),(3,0),(0,1): 0, 9, 1.
+  const e = [1, 0, 0, 0, /* k=1 */ 0, 2, 3, 0, /* k=2 */ 0, 0, 0, 1];
+  // before = [1, 2]: trial 0 counts k = 0 (1), trial 1 counts k = 0, 1 (0 + 9); total 15.
+  assert.equal(errorShareBefore(e, 2, 2, [1, 2]), 10 / 15);
+  assert.equal(errorShareBefore(e, 2, 2, [0, 0]), 0);
+  assert.throws(() => errorShareBefore(e, 2, 2, [1]), /before.length/);
+  assert.throws(() => errorShareBefore(new Array(12).fill(0), 2, 2, [1, 1]), /e: has no error at all/);
 });

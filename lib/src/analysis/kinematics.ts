@@ -101,3 +101,23 @@ export function endpoints(hand: Float64Array, batch: TrialBatch): Endpoints {
   const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / B;
   return { angleDeg, lengthRatio, meanAngleDeg: mean(angleDeg), meanLengthRatio: mean(lengthRatio) };
 }
+
+/**
+ * The share of the squared position error (`rollout.e`, [T+1, B, 2]) that falls on the steps k < before[b]
+ * of each trial b (e.g. its go step), summed over trials: 0 when all of the error is in the movement.
+ */
+export function errorShareBefore(e: ArrayLike<number>, T: number, B: number, before: ArrayLike<number>): number {
+  integer("e.length", e.length, (T + 1) * B * 2, (T + 1) * B * 2);
+  integer("before.length", before.length, B, B);
+  let early = 0;
+  let all = 0;
+  for (let k = 0; k <= T; k++) {
+    for (let b = 0; b < B; b++) {
+      const e2 = e[(k * B + b) * 2] ** 2 + e[(k * B + b) * 2 + 1] ** 2;
+      all += e2;
+      if (k < before[b]) early += e2;
+    }
+  }
+  if (!(all > 0)) throw new ParameterError("e", "has no error at all: the share before go is undefined");
+  return early / all;
+}
