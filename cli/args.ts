@@ -5,9 +5,12 @@
  * - A bad argument prints one line naming it and the allowed values, and exits 2. Values are taken
  *   verbatim after their option (`--trials -5`, `--trials=-5`), so negative numbers reach the real check.
  * - Refusals (a request that would overwrite or reuse something it must not) exit 2 as well, with the reason.
+ * - A failed write (`WriteError`: full disk, no permission, ...) prints its one line, which names the file,
+ *   its folder and the cause, and exits 1: the request was fine, so the same command works once there is room.
  * - Any other error prints one line (the message) and exits 1; `--debug` adds the stack trace.
  */
 import { ParameterError } from "../lib/src/validate";
+import { WriteError } from "../lib/src/checkpoint";
 
 /** A bad command line: printed as one line, exit status 2. */
 export class UsageError extends Error {
@@ -201,7 +204,7 @@ export function runCli<S extends Record<string, Option<unknown>>>(spec: CliSpec<
     const text = e instanceof UsageError || e instanceof ParameterError ? `${e.message} (--help lists the options)` : e.message;
     process.stderr.write(`${prog}: ${usage ? "" : "error: "}${text}\n`);
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
-    else if (!usage) process.stderr.write(`(run with --debug for the stack trace)\n`);
+    else if (!usage && !(e instanceof WriteError)) process.stderr.write(`(run with --debug for the stack trace)\n`);
     process.exit(usage ? 2 : 1);
   };
   let parsed: Parsed<S> | "help";

@@ -151,7 +151,6 @@ runCli(spec, async ({ values: a }) => {
   tfEngine?.syncTo(trainer);
   if ((trainer.evalCurve.at(-1)?.[0] ?? -1) !== trainer.done) trainer.evaluateNow();
   save(partial);
-  fs.renameSync(partial, final);
   const ev = trainer.evalCurve[trainer.evalCurve.length - 1];
   const summary = {
     file: path.basename(final),
@@ -169,6 +168,9 @@ runCli(spec, async ({ values: a }) => {
     meanSecondsPerBatch: trainer.trainCurve.length ? trainer.trainCurve.reduce((s, r) => s + r[6], 0) / trainer.trainCurve.length : null,
     config: trainer.config,
   };
+  // The summary first, then the rename that marks the run finished: if the summary cannot be written, the
+  // partial file stays and the same command finishes both (a finished checkpoint is never redone).
   writeFileAtomic(summaryFile, JSON.stringify(summary, null, 2) + "\n");
+  fs.renameSync(partial, final);
   console.error(`saved ${final} (${trainer.done}/${requested.batches} batches) and ${summaryFile}`);
 });

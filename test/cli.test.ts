@@ -140,6 +140,48 @@ test("adapt: a changed --trials or --pretrained does not reuse the old result; i
   assert.deepEqual(fs.readdirSync(out).sort().map((f) => sha(path.join(out, f))), hashes, "--fresh left the first folder untouched");
 });
 
+test("adapt: a result file it cannot write gives one line naming the file and folder, no temp file, and the same command then finishes", () => {
+  const pre = cli("pretrain", ["--seed", "3", "--batches", "2", ...TINY, "--name", "tiny-unwritable"]);
+  assert.equal(pre.status, 0, pre.stderr);
+  const out = path.join(runs, "adapt-unwritable");
+  // A folder where the trial log goes: its rename fails (EISDIR) deterministically, also for root.
+  const blocked = path.join(out, "rflo+c-seed1.trials.csv");
+  fs.mkdirSync(blocked, { recursive: true });
+  const args = ["--conditions", "rflo+c", "--seeds", "1", "--trials", "2", "--test-every", "1", "--workers", "1", "--threads", "1", "--out", out, "--pretrained", path.join(runs, "pretrain", "tiny-unwritable.safetensors")];
+  const r = cli("adapt", args);
+  assert.equal(r.status, 1, r.stderr);
+  const errors = r.lines.filter((l) => /error/i.test(l));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.equal(r.lines.at(-1), errors[0], "the error is the last line");
+  assert.match(errors[0], /^npm run adapt: error: could not write \/.*\/adapt-unwritable\/rflo\+c-seed1\.trials\.csv \(folder \/.*\/adapt-unwritable\): EISDIR: illegal operation on a directory, rename; nothing was left behind$/);
+  assert.doesNotMatch(r.stderr, /^\s+at |--debug/m, "no stack trace and no hint");
+  assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith(".tmp")), [], "no temp file left behind");
+  assert.ok(fs.existsSync(path.join(out, "rflo+c-seed1.partial.safetensors")), "the finished state is kept for the rerun");
+  fs.rmdirSync(blocked);
+  const again = cli("adapt", args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /resuming at trial 2/);
+  assert.deepEqual(fs.readdirSync(out).sort(), ["rflo+c-seed1.json", "rflo+c-seed1.tests.csv", "rflo+c-seed1.trials.csv", "rflo+c-seed1.wrec.safetensors"]);
+});
+
+test("pretrain: a summary it cannot write gives one line, no temp file, keeps the partial checkpoint, and the same command then finishes", () => {
+  const out = path.join(runs, "pretrain-unwritable");
+  const blocked = path.join(out, "blocked.json");
+  fs.mkdirSync(blocked, { recursive: true });
+  const args = ["--batches", "2", ...TINY, "--out", out, "--name", "blocked"];
+  const r = cli("pretrain", args);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.lines.at(-1) ?? "", /^npm run pretrain: error: could not write \/.*\/pretrain-unwritable\/blocked\.json \(folder \/.*\/pretrain-unwritable\): EISDIR: illegal operation on a directory, rename; nothing was left behind$/);
+  assert.equal(r.lines.filter((l) => /error/i.test(l)).length, 1, r.stderr);
+  assert.deepEqual(fs.readdirSync(out).sort(), ["blocked.json", "blocked.partial.safetensors"], "no temp file; the run is not marked finished");
+  fs.rmdirSync(blocked);
+  const again = cli("pretrain", args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /resuming .*blocked\.partial\.safetensors at batch 2\/2/);
+  assert.deepEqual(fs.readdirSync(out).sort(), ["blocked.json", "blocked.safetensors"]);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, "blocked.json"), "utf8")).batchesDone, 2);
+});
+
 test("adapt: a run that diverges is recorded as diverged (its logs up to there, no weights, no final error); the other runs go on", () => {
   const r0 = cli("pretrain", ["--seed", "1", "--batches", "2", ...TINY, "--name", "tiny-div"]);
   assert.equal(r0.status, 0, r0.stderr);

@@ -6,7 +6,8 @@
  * state_dict names, so `model.load_state_dict` takes them directly.
  *
  * Metadata (all JSON strings): format, format_version, kind, config, rng (stream states), metrics,
- * meta (seed, code version, creation time, ...). Files are written atomically (temp file + rename).
+ * meta (seed, code version, creation time, ...). Files are written atomically (temp file + rename); a failed
+ * write removes its temp file and throws a one-line `WriteError`.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -51,22 +52,83 @@ function dtypeName(data: TensorData): DTypeName {
   return "I32";
 }
 
-/** Writes `bytes` to `file` atomically: a temp file in the same folder, fsync, then rename. */
+/**
+ * A file that could not be written (a full disk, a folder without write permission, a path through a
+ * file, ...). Thrown by `writeFileAtomic` for a failure at any step (folder, open, write, fsync, close,
+ * rename), after it has removed its temporary file. The message is one line naming the file, its folder
+ * and the cause, e.g. `could not write runs/adapt/x.safetensors (folder runs/adapt): ENOSPC: no space left
+ * on device, write; nothing was left behind`; a file that existed before is left as it was.
+ */
+export class WriteError extends Error {
+  override name = "WriteError";
+  /** The cause's error code, e.g. "ENOSPC", "EACCES", "EISDIR" (undefined if it had none). */
+  readonly code: string | undefined;
+  /**
+   * @param file the destination (absolute)
+   * @param dir its folder (absolute)
+   * @param cause the original error (also `this.cause`)
+   * @param leftBehind the temporary file, if even removing it failed (then the message names it)
+   */
+  constructor(readonly file: string, readonly dir: string, cause: unknown, readonly leftBehind: string | null = null) {
+    const c = cause as NodeJS.ErrnoException & { dest?: string };
+    let why = cause instanceof Error ? cause.message : String(cause);
+    // Node's fs messages end in the path (`, write '/x/y.tmp'`): the file and folder are named already.
+    if (typeof c?.path === "string") why = why.replace(` '${c.path}'`, "");
+    if (typeof c?.dest === "string") why = why.replace(` -> '${c.dest}'`, "");
+    why = why.replace(/\s*\n\s*/g, " ").trim();
+    const after = leftBehind ? `the temporary file ${shownPath(leftBehind)} could not be removed, delete it by hand` : "nothing was left behind";
+    super(`could not write ${shownPath(file)} (folder ${shownPath(dir)}): ${why}; ${after}`, { cause });
+    this.code = typeof c?.code === "string" ? c.code : undefined;
+  }
+}
+
+/** A path for a message: relative to the working folder when inside it, else absolute. */
+function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}
+
+let tempCount = 0;
+
+/**
+ * Writes `bytes` to `file` atomically: a temp file `<file>.<pid>.<n>.tmp` in the same folder, fsync,
+ * then rename over `file`. Readers see the old file or the new one, never a part. On any failure the
+ * temp file is removed, `file` is left as it was, and a `WriteError` is thrown. (Only a process killed
+ * mid-write leaves a temp file, which a later write never reads.)
+ */
 export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = fs.openSync(tmp, "w");
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  let tmp: string | null = null; // set once the temp file exists, so only a file we created is removed
+  let fd: number | null = null;
   try {
+    fs.mkdirSync(dir, { recursive: true });
+    const name = `${target}.${process.pid}.${++tempCount}.tmp`;
+    fd = fs.openSync(name, "w");
+    tmp = name;
     fs.writeFileSync(fd, bytes);
     fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(tmp, file);
+    const open = fd;
+    fd = null; // closed even if close fails: never close a descriptor twice
+    fs.closeSync(open);
+    fs.renameSync(tmp, target);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
+    if (fd !== null) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // the write already failed; that error is the one to report
+      }
+    }
+    let leftBehind: string | null = null;
+    if (tmp !== null) {
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        leftBehind = tmp;
+      }
+    }
+    throw new WriteError(target, dir, err, leftBehind);
   }
 }
 
