@@ -27,11 +27,17 @@ import { engine, setThreads } from "../lib/src/kernels";
 import { Progress } from "../lib/src/progress";
 import { dataPath, runsPath } from "../lib/src/paths";
 import { sha256File } from "../lib/src/provenance";
-import { RULE_NAMES, RuleName } from "../lib/src/rules";
-import { Option, interruptible, opt, runCli } from "./args";
+import { ruleNames, ruleRegistry } from "../lib/src/rules";
+import { perturbationRegistry } from "../lib/src/perturbation";
+import { targetSetRegistry } from "../lib/src/targets";
+import { parseNamed } from "../lib/src/registry";
+import { Option, interruptible, loadPluginsOrExit, opt, runCli } from "./args";
 import { assertSameSettings, destination, freeName, userPath } from "./output";
 
-const CONDITIONS = RULE_NAMES.flatMap((r) => [`${r}+c`, r]);
+// Plugins first: the rules, perturbations and target sets they register are choices below and in --help.
+loadPluginsOrExit("npm run adapt", process.argv.slice(2));
+const RULES = ruleNames();
+const CONDITIONS = RULES.flatMap((r) => [`${r}+c`, r]);
 const DEFAULT_PRETRAINED = dataPath("pretrained", "pretrain-fb-seed1.safetensors");
 const rel = (p: string) => path.relative(process.cwd(), p) || ".";
 
@@ -39,15 +45,26 @@ const spec = {
   usage: "npm run adapt --",
   about: `Adapts a pre-trained network to a persistent visuomotor rotation with online learning rules (batch 1),
 one run per condition and seed, and writes result tables. Identical settings reuse finished runs and
-resume partial ones; other settings are refused. Shipped data is never written unless asked.`,
+resume partial ones; other settings are refused. Shipped data is never written unless asked.
+
+rules (a condition is a rule, with +c for the control input on while learning):
+${ruleRegistry.describe()}
+perturbations (--perturb name:key=value,...):
+${perturbationRegistry.describe()}
+target sets (--targets name:key=value,...):
+${targetSetRegistry.describe()}`,
   options: {
+    plugin: opt.list("plugin files (.ts or .js) that register rules, perturbations or target sets (recorded with their SHA-256)", opt.str("", "", "<file>"), []),
     conditions: opt.list(`conditions, each one of ${CONDITIONS.join(", ")}`, opt.choice("", CONDITIONS, ""), ["rflo+c", "rflo", "bptt+c", "bptt"]),
     seeds: opt.list("adaptation seeds (trial order, initial states)", opt.int("", 0, 0), [1, 2, 3]),
     trials: opt.int("adaptation trials per run", 1000, 1),
     rotation: opt.num("rotation of the targets, degrees", 30, { min: -180, max: 180 }),
     pretrained: { ...opt.str("pre-trained checkpoint", DEFAULT_PRETRAINED, "<file>"), shown: rel(DEFAULT_PRETRAINED) },
     out: { ...opt.str("results folder", undefined, "<dir>"), shown: `${rel(runsPath("adapt"))}/persistent-rot<rotation> (curl<gain>-rot<rotation> with --curl)` },
-    compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULE_NAMES, undefined),
+    compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULES, undefined),
+    "rule-options": opt.str("options of the conditions' rules, key=value,... (each rule must have them; see the rules above)", undefined, "<k=v,...>"),
+    perturb: opt.str("a perturbation beyond the rotation and curl, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"),
+    targets: { ...opt.str("the target set of learning trials and tests, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"), shown: "the paper's 8 centre-out targets" },
     "trial-gradient": opt.flag("also compare each trial's summed update with the whole-trial BPTT gradient at its starting weights"),
     "efficiency-windows": opt.list("window lengths (trials) for |W_{t+w} - W_t| against the path length, to <run>.windows.csv", opt.int("", 0, 1), []),
     "test-gradient": opt.flag("at every test also take the test error's gradient, for first-order predicted decreases (tests.csv)"),
@@ -71,7 +88,11 @@ interface Settings {
 }
 
 runCli(spec, async ({ values: a }) => {
-  const command = a.curl !== 0 ? `adapt/curl${a.curl}-rot${a.rotation}` : `adapt/persistent-rot${a.rotation}`;
+  const ruleOptions = a["rule-options"] !== undefined ? parseNamed("--rule-options", `x:${a["rule-options"]}`).options ?? {} : {};
+  const perturbations = a.perturb !== undefined ? [parseNamed("--perturb", a.perturb)] : [];
+  const targets = a.targets !== undefined ? parseNamed("--targets", a.targets) : null;
+  const suffix = `${perturbations.map((p) => `-${p.name}`).join("")}${targets ? `-targets-${targets.name}` : ""}`;
+  const command = (a.curl !== 0 ? `adapt/curl${a.curl}-rot${a.rotation}` : `adapt/persistent-rot${a.rotation}`) + suffix;
   const dest = destination({ command, out: a.out, replaceShipped: a["replace-shipped"], allowDirty: a["allow-dirty"] });
   const out = a.fresh && !dest.shipped ? path.join(path.dirname(dest.dir), freeName(path.basename(dest.dir), (n) => fs.existsSync(path.join(path.dirname(dest.dir), n)))) : dest.dir;
   const pretrained = userPath(a.pretrained);
@@ -83,7 +104,7 @@ runCli(spec, async ({ values: a }) => {
   const runs = a.conditions.flatMap((label) =>
     a.seeds.map((seed) => {
       const control = label.endsWith("+c");
-      const rule = (control ? label.slice(0, -2) : label) as RuleName;
+      const rule = control ? label.slice(0, -2) : label;
       const config = adaptConfig({
         rule,
         control,
@@ -99,6 +120,9 @@ runCli(spec, async ({ values: a }) => {
         testGradient: a["test-gradient"],
         curlGain: a.curl,
         fbDelay: a["fb-delay"] ?? null,
+        ruleOptions,
+        perturbations,
+        targets,
         reach,
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
@@ -136,6 +160,10 @@ runCli(spec, async ({ values: a }) => {
   if (workers > 1) {
     // One child process per run, `workers` at a time, longest first (BPTT runs take ~30x an RFLO run).
     const cost = (r: (typeof todo)[number]) => (r.settings.config.rule === "bptt" ? 30 : 1) * r.settings.config.trials;
+    const passOn = (name: "plugin" | "rule-options" | "perturb" | "targets") => {
+      const v = a[name];
+      return v === undefined || (Array.isArray(v) && v.length === 0) ? [] : [`--${name}`, Array.isArray(v) ? v.join(",") : String(v)];
+    };
     const queue = [...todo].sort((x, y) => cost(y) - cost(x));
     const childArgs = (r: (typeof todo)[number]) => [
       "--conditions", r.label, "--seeds", String(r.seed), "--trials", String(a.trials), "--rotation", String(a.rotation),
@@ -146,6 +174,7 @@ runCli(spec, async ({ values: a }) => {
       ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
       ...(a["test-gradient"] ? ["--test-gradient"] : []), ...(a["efficiency-windows"].length ? ["--efficiency-windows", a["efficiency-windows"].join(",")] : []),
       ...(a["replace-shipped"] ? ["--replace-shipped"] : []), ...(a["allow-dirty"] ? ["--allow-dirty"] : []),
+      ...passOn("plugin"), ...passOn("rule-options"), ...passOn("perturb"), ...passOn("targets"),
     ];
     console.error(`${todo.length} runs, ${workers} at a time (one process each); results -> ${rel(out)}`);
     let failed = 0;

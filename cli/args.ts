@@ -7,12 +7,30 @@
  * - Refusals (a request that would overwrite or reuse something it must not) exit 2 as well, with the reason.
  * - A failed write (`WriteError`: full disk, no permission, ...) prints its one line, which names the file,
  *   its folder and the cause, and exits 1: the request was fine, so the same command works once there is room.
+ * - A learning rule that fails (`RuleError`: it threw, or returned a non-finite norm) prints one line naming
+ *   the rule, the trial and the step, and exits 1.
  * - Any other error prints one line (the message) and exits 1; `--debug` adds the stack trace.
  */
 import { ParameterError } from "../lib/src/validate";
 import { WriteError } from "../lib/src/checkpoint";
+import { RuleError } from "../lib/src/adapt";
+import { loadPluginsFromArgv } from "../lib/src/plugin";
 
 /** A bad command line: printed as one line, exit status 2. */
+/**
+ * Loads the --plugin files of `argv` (lib/src/plugin.ts) before the command line is parsed, so that what
+ * they register is known to the options and --help; a plugin that fails to load ends the command with one line.
+ */
+export function loadPluginsOrExit(prog: string, argv: readonly string[]): void {
+  try {
+    loadPluginsFromArgv(argv);
+  } catch (e) {
+    process.stderr.write(`${prog}: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (argv.includes("--debug") && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(2);
+  }
+}
+
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -204,7 +222,7 @@ export function runCli<S extends Record<string, Option<unknown>>>(spec: CliSpec<
     const text = e instanceof UsageError || e instanceof ParameterError ? `${e.message} (--help lists the options)` : e.message;
     process.stderr.write(`${prog}: ${usage ? "" : "error: "}${text}\n`);
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
-    else if (!usage && !(e instanceof WriteError)) process.stderr.write(`(run with --debug for the stack trace)\n`);
+    else if (!usage && !(e instanceof WriteError) && !(e instanceof RuleError)) process.stderr.write(`(run with --debug for the stack trace)\n`);
     process.exit(usage ? 2 : 1);
   };
   let parsed: Parsed<S> | "help";

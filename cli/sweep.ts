@@ -28,6 +28,7 @@ import { Progress } from "../lib/src/progress";
 import { sha256File } from "../lib/src/provenance";
 import { CellRun, SweepCell, SweepGrid, SweepRow, bestRates, cellConfig, checkGrid, gridCells, parseShard, shardCells, shardFromEnv, summarise, sweepRow } from "../lib/src/sweep";
 import { ParameterError } from "../lib/src/validate";
+import { loadPlugin } from "../lib/src/plugin";
 import { Option, Refusal, interruptible, opt, runCli } from "./args";
 import { assertSameSettings, destination, userPath } from "./output";
 
@@ -71,6 +72,9 @@ function readGrid(file: string): SweepGrid {
     throw new Refusal(`--grid ${file}: ${(e as Error).message}`);
   }
   try {
+    // The grid's plugins register the rules its conditions may name (paths relative to the project root).
+    const plugins = (raw as { plugins?: unknown })?.plugins;
+    if (Array.isArray(plugins)) for (const f of plugins) if (typeof f === "string") loadPlugin(path.isAbsolute(f) ? f : projectPath(f), f);
     return checkGrid(raw);
   } catch (e) {
     if (e instanceof ParameterError) throw new Refusal(`--grid ${file}: ${e.message}`);

@@ -400,6 +400,54 @@ test("sweep: shards (by --shard and by Slurm's environment) merge to the same ta
   assertOneLineError(cli("sweep", ["frobnicate", "--grid", gridFile]), /unknown command "frobnicate"/);
 });
 
+test("plugins: a user's rule file runs through adapt and a sharded sweep; --help lists it; a changed plugin is refused with the difference", () => {
+  // The plugin lives outside the project, as a user's would; NODE_PATH lets its `import ... from "fbcontrol"` resolve.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fbc-plugin-"));
+  const plugin = path.join(dir, "my-rule.ts");
+  fs.copyFileSync(path.join(repo, "test", "fixtures", "scaled-rflo-plugin.ts"), plugin);
+  const penv = { ...env, NODE_PATH: path.join(repo, "node_modules") };
+  const run = (name: string, args: string[]) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join("cli", `${name}.ts`), ...args], { cwd: repo, env: penv, encoding: "utf8" });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.split("\n").filter((l) => l.trim() !== "") };
+  };
+  const help = run("adapt", ["--plugin", plugin, "--help"]);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /scaled_rflo \[.*my-rule\.ts\]: RFLO with its update multiplied by factor/);
+  assert.match(help.stdout, /--conditions .*scaled_rflo\+c/);
+  assert.equal(cli("pretrain", ["--seed", "5", "--batches", "2", ...TINY, "--name", "tiny-plugin"]).status, 0);
+  const pre = path.join(runs, "pretrain", "tiny-plugin.safetensors");
+  const out = path.join(runs, "adapt-plugin");
+  const args = ["--plugin", plugin, "--conditions", "scaled_rflo+c", "--seeds", "1", "--trials", "3", "--test-every", "1", "--lr", "1e-5", "--pretrained", pre, "--out", out, "--workers", "1"];
+  const r = run("adapt", args);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, "scaled_rflo+c-seed1.json"), "utf8"));
+  assert.equal(summary.config.rule, "scaled_rflo");
+  assert.equal(summary.config.sources["rule:scaled_rflo"].sha256, sha(plugin));
+  assert.match(run("adapt", args).stderr, /finished already with identical settings/);
+  fs.appendFileSync(plugin, "\n// a later version of the plugin\n");
+  const refused = run("adapt", args);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.equal(refused.lines.length, 1, refused.stderr);
+  assert.match(refused.lines[0], /other settings .*config\.sources\.rule:scaled_rflo\.sha256 [0-9a-f]{64} -> [0-9a-f]{64}/);
+  assertOneLineError(run("adapt", ["--plugin", path.join(dir, "none.ts")]), /plugin: .*none\.ts: no such file/);
+  assertOneLineError(run("adapt", ["--conditions", "scaled_rflo"]), /--conditions/);
+
+  // A sweep grid naming the plugin's rule: two shards merged equal one process.
+  const gridFile = path.join(dir, "grid.json");
+  fs.writeFileSync(gridFile, JSON.stringify({
+    name: "plugin-sweep", pretrained: "pretrained/pretrain-fb-seed1.safetensors", plugins: [plugin], ruleOptions: { scaled_rflo: { factor: 4 } },
+    conditions: ["scaled_rflo+c", "rflo"], rotations: [30], learningRates: { "scaled_rflo+c": [1e-5, 3e-5], rflo: [5e-5] }, seeds: [1], trials: 4, testEvery: 2,
+  }));
+  const one = path.join(runs, "plugin-sweep-one");
+  const sharded = path.join(runs, "plugin-sweep-sharded");
+  assert.equal(run("sweep", ["--grid", gridFile, "--out", one, "--workers", "1"]).status, 0);
+  for (const i of [0, 1]) assert.equal(run("sweep", ["--grid", gridFile, "--out", sharded, "--shard", `${i}/2`, "--workers", "1"]).status, 0);
+  for (const d of [one, sharded]) assert.equal(run("sweep", ["merge", "--grid", gridFile, "--out", d, "--require-complete"]).status, 0);
+  assert.equal(fs.readFileSync(path.join(sharded, "sweep.csv"), "utf8"), fs.readFileSync(path.join(one, "sweep.csv"), "utf8"));
+  const cell = JSON.parse(fs.readFileSync(path.join(one, "cells", "scaled_rflo+c-rot30-lr1e-5-seed1.json"), "utf8"));
+  assert.deepEqual(cell.settings.config.ruleOptions, { factor: 4 });
+});
+
 test("after all CLI tests, the shipped data is byte-identical", () => {
   assert.deepEqual(shippedHashes(), shippedBefore);
 });

@@ -13,8 +13,12 @@ import { FArray, distances2, specialise } from "./kernels";
 import { Network, Rollout, beginRollout, cloneNetwork, effectiveFeedback, simulate, stepRollout, taskLoss } from "./network";
 import { TrialGradientWork, trialGradient } from "./analysis/trialGradient";
 import { Rng, RngState } from "./rng";
-import { LearningRule, RuleName, RULE_NAMES, makeRule, ErrorProjection } from "./rules";
-import { ReachConfig, TrialBatch, centreOutAll, centreOutRandom, reachConfig, rotate } from "./task";
+import { LearningRule, RuleDefinition, RuleName, createRule, checkRuleObject, registerRule, ruleRegistry, ErrorProjection } from "./rules";
+import { ReachConfig, TrialBatch, reachConfig } from "./task";
+import { Named, OptionValues, Source, plainOptions } from "./registry";
+import { Perturbation, makePerturbation, normalisePerturbation, perturbTargets, perturbationRegistry, pushers, targetRotation } from "./perturbation";
+import { TargetSet, allTrials, centreOutTargets, makeTargetSet, normaliseTargets, randomTrials, targetSetRegistry } from "./targets";
+import { gemm } from "./kernels";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
 import { cosine, frobenius } from "./analysis/alignment";
 import { describeDiff, settingsDiff } from "./provenance";
@@ -28,7 +32,28 @@ export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
 };
 
 export interface AdaptConfig {
-  rule: RuleName;
+  /**
+   * The learning rule's registered name (rules.ruleNames(): the built-in rflo, bptt, fed, and any rule
+   * registered with rules.registerRule or loaded from a plugin). adaptConfig also takes a rule definition,
+   * a factory () => LearningRule or a LearningRule instance, registers it, and stores its name.
+   */
+  rule: string;
+  /** The rule's own options, merged over its defaults (built-in local rules: projection and legacyRow0 are the fields below). */
+  ruleOptions: OptionValues;
+  /**
+   * Perturbations beyond the target rotation and curl field below, by registered name and options
+   * (perturbation.ts), applied in order after them: their `targets` to every trial and test, their
+   * `push` at every step of learning trials and tests.
+   */
+  perturbations: Named[];
+  /** The target set of learning trials and tests (targets.ts); null: the reach config's centre-out set (the paper's 8 targets). */
+  targets: Named | null;
+  /**
+   * Where each component that is not built in comes from ("rule:<name>", "perturbation:<name>",
+   * "targets:<name>" -> a plugin file and its SHA-256, or this session): results computed with another
+   * version of a plugin differ here and are refused. Filled in by adaptConfig; a stored config keeps its own.
+   */
+  sources: Record<string, Source>;
   /** "+c": the control input is on during learning trials. */
   control: boolean;
   /** Learning rate as given (before any reference transform). */
@@ -44,7 +69,7 @@ export interface AdaptConfig {
   projection: ErrorProjection;
   legacyRow0: boolean;
   /** A rule run passively beside the learning one, for alignment measurements (null: none). */
-  compare: RuleName | null;
+  compare: string | null;
   /**
    * Also compute, every trial, the whole-trial BPTT gradient -dL_trial/dW_rec at the trial's starting
    * weights (same initial state, target and feedback; fed-back error detached) and its cosine with
@@ -77,13 +102,41 @@ export interface AdaptConfig {
   reach: ReachConfig;
 }
 
-export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { reach?: Partial<ReachConfig> } = {}): AdaptConfig {
-  const rule = oneOf("rule", overrides.rule ?? "rflo", RULE_NAMES);
+/** What adaptConfig takes as a rule: a registered name, or a definition, factory or instance that it registers. */
+export type RuleInput = string | RuleDefinition | (() => LearningRule) | LearningRule;
+
+/** Registers a rule given as a definition, factory or instance (in this session), and returns its name. */
+export function ruleName(rule: RuleInput): string {
+  if (typeof rule === "string") return rule;
+  if (typeof rule === "function") {
+    const probe = rule();
+    checkRuleObject(probe, "rule factory's result");
+    registerRule({ name: probe.name, description: `${probe.name} (a factory registered in this session)`, create: () => rule() });
+    return probe.name;
+  }
+  if (typeof rule === "object" && rule !== null && typeof (rule as RuleDefinition).create === "function") {
+    registerRule(rule as RuleDefinition);
+    return (rule as RuleDefinition).name;
+  }
+  checkRuleObject(rule, "rule");
+  const instance = rule;
+  // One instance serves one run at a time; give a factory or a definition for several.
+  registerRule({ name: instance.name, description: `${instance.name} (an instance registered in this session)`, create: () => instance });
+  return instance.name;
+}
+
+/** What adaptConfig takes: any field of AdaptConfig, a partial reach config, and a rule in any form RuleInput allows. */
+export type AdaptOverrides = Partial<Omit<AdaptConfig, "reach" | "rule">> & { reach?: Partial<ReachConfig>; rule?: RuleInput };
+
+export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
+  const rule = ruleName(overrides.rule ?? "rflo");
+  const def = ruleRegistry.get(rule);
   const control = overrides.control ?? true;
+  if (overrides.lr === undefined && !def.defaultLr) throw new ParameterError("lr", `rule ${rule} has no default learning rate (defaultLr): give lr`);
   const c: AdaptConfig = {
     rule,
     control,
-    lr: PAPER_LR[rule][control ? "control" : "plain"],
+    lr: def.defaultLr ? def.defaultLr[control ? "control" : "plain"] : NaN,
     trials: 1000,
     rotationDeg: 30,
     seed: 1,
@@ -99,8 +152,22 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
     curlGain: 0,
     fbDelay: null,
     ...overrides,
+    ruleOptions: {},
+    perturbations: [],
+    targets: null,
+    sources: {},
     reach: reachConfig(overrides.reach),
-  };
+  } as AdaptConfig;
+  c.rule = rule;
+  // Stored as given (the rule's defaults are merged in when it is made); unknown option names are refused here.
+  c.ruleOptions = plainOptions("ruleOptions", overrides.ruleOptions ?? {});
+  ruleRegistry.options(rule, c.ruleOptions);
+  if (isBuiltInLocal(rule) && ("projection" in c.ruleOptions || "legacyRow0" in c.ruleOptions)) {
+    throw new ParameterError("ruleOptions", `set the ${rule} rule's projection and legacyRow0 with the config's fields of those names`);
+  }
+  if (!Array.isArray(overrides.perturbations ?? [])) throw new ParameterError("perturbations", "must be a list of { name, options }");
+  c.perturbations = (overrides.perturbations ?? []).map((p, i) => normalisePerturbation(p, `perturbations[${i}]`));
+  c.targets = overrides.targets == null ? null : normaliseTargets(overrides.targets);
   positive("lr", c.lr);
   finite("curlGain", c.curlGain);
   if (c.fbDelay !== null) integer("fbDelay", c.fbDelay, 0);
@@ -109,8 +176,9 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
   integer("seed", c.seed, 0);
   integer("testEvery", c.testEvery, 1);
   oneOf("lrTransform", c.lrTransform, ["none", "reference"]);
+  if (c.lrTransform === "reference" && def.source.kind !== "built-in") throw new ParameterError("lrTransform", `"reference" rescales the built-in rules only (SPEC §6.4), not ${rule}`);
   oneOf("projection", c.projection, ["feedback", "transpose"]);
-  if (c.compare !== null) oneOf("compare", c.compare, RULE_NAMES);
+  if (c.compare !== null) ruleRegistry.get(c.compare);
   if (typeof c.trialGradient !== "boolean") throw new ParameterError("trialGradient", `must be a boolean, got ${c.trialGradient}`);
   if (!Array.isArray(c.stepTrials)) throw new ParameterError("stepTrials", "must be an array of trial indices");
   c.stepTrials.forEach((t, i) => integer(`stepTrials[${i}]`, t, 0));
@@ -119,6 +187,16 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
   if (typeof c.testGradient !== "boolean") throw new ParameterError("testGradient", `must be a boolean, got ${c.testGradient}`);
   if (c.stepTrials.length && c.compare === null) throw new ParameterError("stepTrials", "needs a comparison rule (compare), whose per-step alignment it keeps");
   if (typeof c.control !== "boolean") throw new ParameterError("control", `must be a boolean, got ${c.control}`);
+  // Where the components that are not built in come from; a stored config keeps the sources it was computed with.
+  const sources: Record<string, Source> = {};
+  const note = (key: string, source: Source) => {
+    if (source.kind !== "built-in") sources[key] = source;
+  };
+  note(`rule:${c.rule}`, def.source);
+  if (c.compare !== null) note(`rule:${c.compare}`, ruleRegistry.source(c.compare));
+  for (const p of c.perturbations) note(`perturbation:${p.name}`, perturbationRegistry.source(p.name));
+  if (c.targets) note(`targets:${c.targets.name}`, targetSetRegistry.source(c.targets.name));
+  c.sources = overrides.sources ?? sources;
   return c;
 }
 
@@ -129,6 +207,7 @@ export function adaptConfig(overrides: Partial<Omit<AdaptConfig, "reach">> & { r
  */
 export function effectiveLr(config: AdaptConfig, net: Network): number {
   if (config.lrTransform === "none") return config.lr;
+  // adaptConfig allows "reference" for the built-in rules only.
   const wRatio = frobenius(net.params.wFb) / frobenius(net.params.wOut);
   const noFeedback = net.config.fbDensity === 0;
   if (config.rule === "bptt") return config.lr * wRatio * (noFeedback ? 0.1 : 1);
@@ -230,12 +309,46 @@ export class DivergenceError extends ParameterError {
   }
 }
 
+/**
+ * A learning rule failed during a trial: it threw, or returned a non-finite update norm. One line names
+ * the rule, the trial and the step (and the rule's own message).
+ */
+export class RuleError extends Error {
+  constructor(readonly rule: string, readonly trial: number, readonly step: number, readonly because: string) {
+    super(`rule ${rule}, trial ${trial}, step ${step}: ${because}`);
+    this.name = "RuleError";
+  }
+}
+
+/** The learning rule of a config: the built-in local rules take the config's projection and legacyRow0. */
+function makeAdaptRule(name: string, c: AdaptConfig): LearningRule {
+  return createRule(name, isBuiltInLocal(name) ? { ...c.ruleOptions, projection: c.projection, legacyRow0: c.legacyRow0 } : c.ruleOptions);
+}
+
+/** The built-in rflo and fed, whose projection and legacyRow0 are fields of AdaptConfig. */
+function isBuiltInLocal(name: string): boolean {
+  return (name === "rflo" || name === "fed") && ruleRegistry.source(name).kind === "built-in";
+}
+
+/** The trial's perturbations and target set, made from an adaptation config. */
+function trialSetting(c: AdaptConfig): { targets: TargetSet; perturbations: Perturbation[] } {
+  // The target rotation always applies (by 0 too: rotate's arithmetic is part of the shipped results).
+  const perturbations = [targetRotation(c.rotationDeg), ...c.perturbations.map(makePerturbation)];
+  const targets = c.targets ? makeTargetSet(c.targets) : centreOutTargets({ n: c.reach.nTargets, radii: [c.reach.radius] });
+  return { targets, perturbations };
+}
+
 export class Adapter {
   readonly net: Network;
   readonly rule: LearningRule;
   readonly comparison: LearningRule | null;
   readonly lr: number;
   readonly testSet: TrialBatch;
+  /** Where trials reach to (AdaptConfig.targets) and the perturbations in force (rotation first, then AdaptConfig.perturbations). */
+  readonly targets: TargetSet;
+  readonly perturbations: readonly Perturbation[];
+  /** The perturbations that push the hand, passed to every rollout. */
+  private readonly pushing: Perturbation[];
   private trialsRng: Rng;
   private initRng: Rng;
   done = 0;
@@ -264,10 +377,14 @@ export class Adapter {
   constructor(pretrained: Network, readonly config: AdaptConfig) {
     const copy = cloneNetwork(pretrained);
     this.net = config.fbDelay === null ? copy : { config: { ...copy.config, fbDelay: config.fbDelay }, params: copy.params };
-    this.rule = makeRule(config.rule, { projection: config.projection, legacyRow0: config.legacyRow0 });
-    this.comparison = config.compare ? makeRule(config.compare) : null;
+    this.rule = makeAdaptRule(config.rule, config);
+    this.comparison = config.compare ? createRule(config.compare) : null;
     this.lr = effectiveLr(config, this.net);
-    this.testSet = rotate(centreOutAll(config.reach), config.rotationDeg);
+    const setting = trialSetting(config);
+    this.targets = setting.targets;
+    this.perturbations = setting.perturbations;
+    this.pushing = pushers(setting.perturbations);
+    this.testSet = perturbTargets(allTrials(this.targets, config.reach), this.perturbations);
     this.trialsRng = Rng.seeded(config.seed, "adapt-trials");
     this.initRng = Rng.seeded(config.seed, "adapt-init");
     const n2 = this.net.params.wRec.length;
@@ -283,7 +400,7 @@ export class Adapter {
 
   /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
   test(): TestRecord {
-    const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init"), curlGain: this.config.curlGain });
+    const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init"), curlGain: this.config.curlGain, perturbations: this.pushing });
     const rec: TestRecord = { trial: this.done, testError: taskLoss(ro) };
     if (this.config.testGradient) {
       const w = this.net.params.wRec;
@@ -303,7 +420,9 @@ export class Adapter {
         rec.stepDistance = NaN; // the first test has no previous one (NaN, not absent: CSV columns follow the first row)
         rec.predictedDecrease = NaN;
       }
-      const g = trialGradient(this.net, this.testSet, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false }, this.testWork);
+      // Pushes from the hand's own motion (a curl field) are those the test realised, taken as external input.
+      const realised = ro.pushers.length ? { ...this.testSet, pushes: Float64Array.from(ro.push) } : this.testSet;
+      const g = trialGradient(this.net, realised, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false }, this.testWork);
       this.testAt = { w: Float64Array.from(w), g: Float64Array.from(g) };
     }
     this.testLog.push(rec);
@@ -335,11 +454,11 @@ export class Adapter {
   /** One learning trial; `observer` (optional) sees every step before and after the update (e.g. second-order analyses). */
   trial(observer?: StepObserver): TrialRecord {
     const c = this.config;
-    const batch = rotate(centreOutRandom(1, this.trialsRng, c.reach), c.rotationDeg);
+    const batch = perturbTargets(randomTrials(this.targets, 1, this.trialsRng, c.reach), this.perturbations);
     const net = this.net;
     const wRec = net.params.wRec;
     this.wStart.set(wRec);
-    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain });
+    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain, perturbations: this.pushing });
     this.ro = ro;
     const wFbEff = effectiveFeedback(net);
     this.x0.set(ro.x.subarray(0, net.config.N));
@@ -347,48 +466,80 @@ export class Adapter {
     const cmp = this.comparison;
     const record = cmp !== null || c.trialGradient || observer?.afterUpdate !== undefined;
     const keepSteps = cmp !== null && c.stepTrials.includes(this.done);
-    rule.reset(net, ro);
-    cmp?.reset(net, ro);
     this.sumDw.fill(0);
     this.sumCompare.fill(0);
     let stepwise = 0;
     let local = 0;
     const { dw, dwCompare, sumDw, sumCompare } = this;
-    // A rule that can fuse the next step's recurrent drive W_rec r_{k+1} into its pass over W_rec saves
-    // the forward step that pass (RFLO: one of three passes over 400 x 400 arrays per step).
-    const fuse = rule.accumulateWithDrive !== undefined && ro.B === 1 && net.config.recurrent;
     const N = net.config.N;
-    if (fuse && this.drive?.constructor !== wRec.constructor) this.drive = wRec instanceof Float64Array ? new Float64Array(N) : new Float32Array(N);
+    // A rule that perturbs the units' drives (LearningRule.perturbDrive, e.g. node perturbation) gets trial 0's
+    // W_rec r_k to add to before each step. Otherwise a rule that can fuse the next step's recurrent drive
+    // into its pass over W_rec saves the forward step that pass (RFLO: one of three passes over 400 x 400 arrays per step).
+    const perturb = rule.perturbDrive !== undefined && ro.B === 1 && net.config.recurrent;
+    const fuse = !perturb && rule.accumulateWithDrive !== undefined && ro.B === 1 && net.config.recurrent;
+    if ((fuse || perturb) && this.drive?.constructor !== wRec.constructor) this.drive = wRec instanceof Float64Array ? new Float64Array(N) : new Float32Array(N);
     let haveDrive = false;
-    for (let k = 0; k < ro.T; k++) {
-      stepRollout(net, ro, k, wFbEff, undefined, haveDrive ? this.drive : undefined);
-      rule.advance(k);
-      if (cmp) {
-        // The passive rule reads W_rec before this step's update, as the learning rule's own update does.
-        cmp.advance(k);
-        dwCompare.fill(0);
-        cmp.accumulate(k, dwCompare, 1);
+    let k = -1;
+    let who = rule.name;
+    try {
+      const context = { trial: this.done, targetId: batch.targetId[0], seed: c.seed };
+      rule.reset(net, ro, context);
+      who = cmp?.name ?? who;
+      cmp?.reset(net, ro, context);
+      who = rule.name;
+      for (k = 0; k < ro.T; k++) {
+        if (perturb) {
+          gemm(false, true, 1, N, N, 1, ro.r.subarray(k * N, (k + 1) * N), N, wRec, N, 0, this.drive!, N);
+          rule.perturbDrive!(k, this.drive!);
+          haveDrive = true;
+        }
+        stepRollout(net, ro, k, wFbEff, undefined, haveDrive ? this.drive : undefined);
+        rule.advance(k);
+        if (cmp) {
+          // The passive rule reads W_rec before this step's update, as the learning rule's own update does.
+          who = cmp.name;
+          cmp.advance(k);
+          dwCompare.fill(0);
+          cmp.accumulate(k, dwCompare, 1);
+          who = rule.name;
+        }
+        observer?.beforeUpdate?.(k, { net, ro, batch, x0: this.x0, trial: this.done });
+        // W_rec += lr * dw_k, in place: the same with or without measurements
+        let norm: number;
+        if (fuse && k + 1 < ro.T) {
+          norm = rule.accumulateWithDrive!(k, wRec, this.lr, ro.r.subarray((k + 1) * N, (k + 2) * N), this.drive!);
+          haveDrive = true;
+        } else {
+          norm = rule.accumulate(k, wRec, this.lr);
+          haveDrive = false;
+        }
+        if (!(norm >= 0 && norm < Infinity)) {
+          // Weights that are no longer finite make any rule's norm NaN: that is divergence, not the rule's
+          // fault, and the checks after the trial record it (as they always have).
+          if (!wRec.every(Number.isFinite)) {
+            stepwise = NaN;
+            continue;
+          }
+          throw new Error(`its update norm is ${norm}; accumulate must return |dw_k|_F, a finite number >= 0`);
+        }
+        stepwise += norm;
+        if (!record) continue;
+        rule.lastUpdate(dw);
+        observer?.afterUpdate?.(k, dw);
+        if (cmp) {
+          const a = accumulatePair(dw, dwCompare, sumDw, sumCompare);
+          local += a;
+          if (keepSteps) this.stepLog.push({ trial: this.done, step: k, localAlignment: a });
+        } else {
+          for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
+        }
       }
-      observer?.beforeUpdate?.(k, { net, ro, batch, x0: this.x0, trial: this.done });
-      // W_rec += lr * dw_k, in place: the same with or without measurements
-      if (fuse && k + 1 < ro.T) {
-        stepwise += rule.accumulateWithDrive!(k, wRec, this.lr, ro.r.subarray((k + 1) * N, (k + 2) * N), this.drive!);
-        haveDrive = true;
-      } else {
-        stepwise += rule.accumulate(k, wRec, this.lr);
-        haveDrive = false;
-      }
-      if (!record) continue;
-      rule.lastUpdate(dw);
-      observer?.afterUpdate?.(k, dw);
-      if (cmp) {
-        const a = accumulatePair(dw, dwCompare, sumDw, sumCompare);
-        local += a;
-        if (keepSteps) this.stepLog.push({ trial: this.done, step: k, localAlignment: a });
-      } else {
-        for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
-      }
+    } catch (e) {
+      if (e instanceof RuleError || e instanceof DivergenceError) throw e;
+      const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+      throw new RuleError(who, this.done, k < 0 ? 0 : k, k < 0 ? `reset failed: ${msg}` : msg);
     }
+    if (wRec.length !== N * N) throw new RuleError(rule.name, this.done, ro.T - 1, `W_rec has ${wRec.length} entries, not ${N * N}`);
     const dist = this.dist;
     distances2(wRec, this.wStart, this.w0, dist); // |W - W_start|^2 and |W - W_0|^2
     const updateNorm = Math.sqrt(dist[0]);
@@ -418,7 +569,7 @@ export class Adapter {
   private trialGradient(batch: TrialBatch): FArray {
     const atStart: Network = { config: this.net.config, params: { ...this.net.params, wRec: this.wStart } };
     // A curl field's pushes are those the trial realised, taken as external input (as the rules take them).
-    const realised = this.config.curlGain !== 0 && this.ro ? { ...batch, pushes: Float64Array.from(this.ro.push) } : batch;
+    const realised = this.ro && this.ro.pushers.length ? { ...batch, pushes: Float64Array.from(this.ro.push) } : batch;
     return trialGradient(atStart, realised, { x0: this.x0, feedback: this.config.control }, this.trialWork);
   }
 
@@ -447,7 +598,10 @@ export class Adapter {
       tensors["test.w"] = { shape: [N, N], data: this.testAt.w };
       tensors["test.grad"] = { shape: [N, N], data: this.testAt.g };
     }
-    const metrics = { trials: this.trialLog, tests: this.testLog, steps: this.stepLog, windows: this.windowLog, windowPaths: paths, config: this.config };
+    const metrics = {
+      trials: this.trialLog, tests: this.testLog, steps: this.stepLog, windows: this.windowLog, windowPaths: paths, config: this.config,
+      ...(this.rule.saveState ? { ruleState: this.rule.saveState() } : {}),
+    };
     saveNetwork(file, this.net, { rng, metrics, meta, tensors });
   }
 
@@ -468,6 +622,7 @@ export class Adapter {
       windows?: WindowRecord[];
       windowPaths?: Record<string, number>;
       config: unknown;
+      ruleState?: unknown;
     };
     const diff = settingsDiff(adaptConfig(saved.config as Partial<AdaptConfig>), config);
     if (diff.length) throw new CheckpointError(file, `was written with another adaptation config (stored -> requested: ${describeDiff(diff)})`);
@@ -486,6 +641,10 @@ export class Adapter {
       a.windowStart.set(Number(w), { w: Float64Array.from(t.data), path });
     }
     if (ck.extra["test.w"] && ck.extra["test.grad"]) a.testAt = { w: Float64Array.from(ck.extra["test.w"].data), g: Float64Array.from(ck.extra["test.grad"].data) };
+    if (saved.ruleState !== undefined) {
+      if (!a.rule.loadState) throw new CheckpointError(file, `holds a state of rule ${a.rule.name}, which has no loadState to restore it`);
+      a.rule.loadState(saved.ruleState);
+    }
     a.done = saved.trials.length;
     return a;
   }

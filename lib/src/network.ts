@@ -14,6 +14,7 @@ import { alignedArray, gemm, nativeKernels, FArray } from "./kernels";
 import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
+import { Perturbation, curlField } from "./perturbation";
 
 export interface NetworkConfig {
   /** Recurrent units (400). */
@@ -191,6 +192,12 @@ export interface SimulateOptions {
    * Learning rules and gradients treat the realised push as an external input, like a replayed error.
    */
   curlGain?: number;
+  /**
+   * Perturbations that push the hand (perturbation.ts: those with `push`), applied at every step in order,
+   * after the curl field of curlGain. Their `targets` transforms are not applied here: the batch is simulated
+   * as given (perturbation.perturbTargets prepares it).
+   */
+  perturbations?: readonly Perturbation[];
 }
 
 /** Everything a forward simulation produces, time-major ([steps, B, width]), in the network's dtype. */
@@ -203,6 +210,8 @@ export interface Rollout<A extends FArray = FArray> {
   detachFeedback: boolean;
   /** The curl force field's gain (SimulateOptions.curlGain; 0: none). push holds the realised pushes. */
   curlGain: number;
+  /** The perturbations that push the hand at every step (the curl field first); push holds the realised pushes. */
+  pushers: Perturbation[];
   /** [T, B, nIn] inputs u_k. */
   u: A;
   /** [T, B, nOut] reference velocity v*_k and pushes p_k. */
@@ -234,6 +243,7 @@ function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, 
     feedback: true,
     detachFeedback: false,
     curlGain: 0,
+    pushers: [],
     u: alloc(dtype, T * B * nIn),
     ref: alloc(dtype, T * B * nOut),
     push: alloc(dtype, T * B * nOut),
@@ -310,6 +320,7 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   ro.feedback = options.feedback ?? true;
   ro.detachFeedback = options.detachFeedback ?? false;
   ro.curlGain = finite("curlGain", options.curlGain ?? 0);
+  ro.pushers = [...(ro.curlGain !== 0 ? [curlField(ro.curlGain)] : []), ...(options.perturbations ?? []).filter((p) => p.push !== undefined)];
   ro.u.set(batch.inputs);
   ro.ref.set(batch.reference);
   ro.push.set(batch.pushes);
@@ -367,17 +378,8 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   // Fed-back error eps_k = E[k - d] (zero for k < d) and the control input c_k.
   const eps = ro.eps.subarray(k * BO, (k + 1) * BO);
   if (drive && drive.length !== BN) throw new ParameterError("drive", `must have B*N = ${BN} entries, got ${drive.length}`);
-  if (ro.curlGain !== 0) {
-    // The curl field's push for this step, from this step's hand velocity, added to the task's push.
-    const g = ro.curlGain;
-    for (let bi = 0; bi < B; bi++) {
-      const at = k * BO + bi * nOut;
-      const vx = ro.v[at];
-      const vy = ro.v[at + 1];
-      ro.push[at] += -g * vy;
-      ro.push[at + 1] += g * vx;
-    }
-  }
+  // Pushes of this step from the perturbations that act on the hand (a curl field: from this step's velocity).
+  for (let i = 0; i < ro.pushers.length; i++) ro.pushers[i].push!(k, ro);
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));

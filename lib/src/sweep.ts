@@ -11,7 +11,8 @@
  */
 import { Adapter, AdaptConfig, DivergenceError, adaptConfig } from "./adapt";
 import { Network } from "./network";
-import { RULE_NAMES, RuleName } from "./rules";
+import { ruleNames, ruleRegistry } from "./rules";
+import { OptionValues, plainOptions } from "./registry";
 import { ParameterError, finite, integer, positive } from "./validate";
 import type { HeatCell } from "./plot";
 
@@ -36,6 +37,13 @@ export interface SweepGrid {
   divergeFactor: number;
   /** Free text kept with the results: why these rates. */
   description?: string;
+  /**
+   * Plugin files (relative to the project root) that register rules the conditions name; loaded before the
+   * grid is checked (cli/sweep.ts), and recorded with their SHA-256 in every cell's settings.
+   */
+  plugins?: string[];
+  /** Options per rule name (AdaptConfig.ruleOptions), e.g. { "node_perturbation": { "sigma": 0.1 } }. */
+  ruleOptions?: Record<string, OptionValues>;
 }
 
 export interface SweepCell {
@@ -44,7 +52,7 @@ export interface SweepCell {
   /** File-safe name, e.g. "rflo+c-rot40-lr5e-5-seed2". */
   id: string;
   condition: string;
-  rule: RuleName;
+  rule: string;
   control: boolean;
   rotation: number;
   lr: number;
@@ -74,12 +82,12 @@ export interface CellResult {
 const CONDITION = /^([a-z_]+)(\+c)?$/;
 
 /** Parses "rflo+c" into a rule and the control flag; a clear error for anything else. */
-export function parseCondition(condition: string): { rule: RuleName; control: boolean } {
+export function parseCondition(condition: string): { rule: string; control: boolean } {
   const m = CONDITION.exec(condition);
-  if (!m || !(RULE_NAMES as readonly string[]).includes(m[1])) {
-    throw new ParameterError("conditions", `each must be one of ${RULE_NAMES.flatMap((r) => [`${r}+c`, r]).join(", ")}, got ${JSON.stringify(condition)}`);
+  if (!m || !ruleNames().includes(m[1])) {
+    throw new ParameterError("conditions", `each must be one of ${ruleNames().flatMap((r) => [`${r}+c`, r]).join(", ")} (a plugin's rules need its file in the grid's "plugins"), got ${JSON.stringify(condition)}`);
   }
-  return { rule: m[1] as RuleName, control: m[2] === "+c" };
+  return { rule: m[1], control: m[2] === "+c" };
 }
 
 /** "5e-5" rather than "0.00005": short, exact for the grid's values, and safe in file names. */
@@ -92,7 +100,7 @@ export function formatLr(lr: number): string {
 export function checkGrid(raw: unknown): SweepGrid {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ParameterError("grid", "must be a JSON object");
   const g = raw as Record<string, unknown>;
-  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description"];
+  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions"];
   for (const k of Object.keys(g)) if (!known.includes(k)) throw new ParameterError(k, `is not a grid field (fields: ${known.join(", ")})`);
   const list = (name: string, min = 1): unknown[] => {
     const v = g[name];
@@ -148,7 +156,18 @@ export function checkGrid(raw: unknown): SweepGrid {
   if (!(divergeFactor > 1) || !Number.isFinite(divergeFactor)) throw new ParameterError("divergeFactor", `must be a finite number > 1, got ${divergeFactor}`);
   const description = g.description;
   if (description !== undefined && typeof description !== "string") throw new ParameterError("description", "must be a string");
-  return { name, pretrained: str("pretrained"), conditions, rotations, learningRates, seeds, trials, testEvery, divergeFactor, ...(description ? { description } : {}) };
+  const plugins = g.plugins;
+  if (plugins !== undefined && (!Array.isArray(plugins) || plugins.some((f) => typeof f !== "string" || !f))) throw new ParameterError("plugins", "must be a list of file paths (relative to the project root)");
+  const ruleOptionsRaw = g.ruleOptions;
+  let ruleOptions: Record<string, OptionValues> | undefined;
+  if (ruleOptionsRaw !== undefined) {
+    ruleOptions = plainOptions("ruleOptions", ruleOptionsRaw as OptionValues) as Record<string, OptionValues>;
+    for (const [rule, o] of Object.entries(ruleOptions)) ruleRegistry.options(rule, plainOptions(`ruleOptions.${rule}`, o));
+  }
+  return {
+    name, pretrained: str("pretrained"), conditions, rotations, learningRates, seeds, trials, testEvery, divergeFactor,
+    ...(description ? { description } : {}), ...(plugins ? { plugins: plugins as string[] } : {}), ...(ruleOptions ? { ruleOptions } : {}),
+  };
 }
 
 /** Every cell of the grid, in a fixed order: seed, rotation, condition, learning rate (slowest to fastest varying). */
@@ -212,7 +231,10 @@ export function shardFromEnv(env: Record<string, string | undefined>): { index: 
 
 /** The adaptation config of one cell. */
 export function cellConfig(grid: SweepGrid, cell: SweepCell): AdaptConfig {
-  return adaptConfig({ rule: cell.rule, control: cell.control, lr: cell.lr, seed: cell.seed, rotationDeg: cell.rotation, trials: grid.trials, testEvery: grid.testEvery });
+  return adaptConfig({
+    rule: cell.rule, control: cell.control, lr: cell.lr, seed: cell.seed, rotationDeg: cell.rotation, trials: grid.trials, testEvery: grid.testEvery,
+    ...(grid.ruleOptions?.[cell.rule] ? { ruleOptions: grid.ruleOptions[cell.rule] } : {}),
+  });
 }
 
 /**

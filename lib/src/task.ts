@@ -305,13 +305,30 @@ export function randomReaches(B: number, rng: Rng, config: Partial<ReachConfig> 
 export function centreOut(targetIds: ArrayLike<number>, config: Partial<ReachConfig> = {}, delays?: ArrayLike<number>): TrialBatch {
   const c = reachConfig(config);
   integer("targetIds.length", targetIds.length, 1);
-  const batch = emptyBatch("centre_out", c, targetIds.length);
+  const ends = new Float64Array(2 * targetIds.length);
   for (let b = 0; b < targetIds.length; b++) {
     const id = integer(`targetIds[${b}]`, targetIds[b], 0, c.nTargets - 1);
     const angle = (2 * Math.PI * id) / c.nTargets;
-    batch.targetId[b] = id;
-    batch.end[2 * b] = c.radius * Math.cos(angle);
-    batch.end[2 * b + 1] = c.radius * Math.sin(angle);
+    ends[2 * b] = c.radius * Math.cos(angle);
+    ends[2 * b + 1] = c.radius * Math.sin(angle);
+  }
+  return reachesTo(ends, targetIds, c, delays);
+}
+
+/**
+ * Reaches from the centre (0, 0) to arbitrary end points `ends` ([B, 2]), labelled `targetIds` ([B]):
+ * the building block of target sets (targets.ts). The hold signal is config.radius, as for centre-out
+ * reaches. Instructed delay: `delays` per trial (default preparation.testDelay).
+ */
+export function reachesTo(ends: ArrayLike<number>, targetIds: ArrayLike<number>, config: Partial<ReachConfig> = {}, delays?: ArrayLike<number>): TrialBatch {
+  const c = reachConfig(config);
+  integer("targetIds.length", targetIds.length, 1);
+  if (ends.length !== 2 * targetIds.length) throw new ParameterError("ends", `must have 2 entries per trial (${2 * targetIds.length}), got ${ends.length}`);
+  const batch = emptyBatch("centre_out", c, targetIds.length);
+  for (let b = 0; b < targetIds.length; b++) {
+    batch.targetId[b] = integer(`targetIds[${b}]`, targetIds[b], 0);
+    batch.end[2 * b] = finite(`ends[${2 * b}]`, ends[2 * b]);
+    batch.end[2 * b + 1] = finite(`ends[${2 * b + 1}]`, ends[2 * b + 1]);
   }
   if (c.preparation) {
     if (delays !== undefined && delays.length !== batch.B) throw new ParameterError("delays", `must have one entry per trial (${batch.B}), got ${delays.length}`);

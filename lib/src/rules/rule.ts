@@ -7,11 +7,21 @@
 import { FArray, alignedArray } from "../kernels";
 import { Network, Rollout } from "../network";
 
+/** What the adaptation loop tells a rule about the trial it starts (LearningRule.reset's third argument). */
+export interface TrialContext {
+  /** Trials done before this one in the run (0 for the first). */
+  trial: number;
+  /** The target index of trial 0 of the batch (targets.ts numbering). */
+  targetId: number;
+  /** The run's seed (AdaptConfig.seed), so that a rule's own random draws can be reproducible and resumable. */
+  seed: number;
+}
+
 export interface LearningRule {
   /** e.g. "rflo", "bptt". */
   readonly name: string;
   /** Start of a trial: bind to the network and its rollout (at step 0) and clear all traces. */
-  reset(net: Network, ro: Rollout): void;
+  reset(net: Network, ro: Rollout, context?: TrialContext): void;
   /** Include step k -> k+1 (x_{k+1}, r_k, ...) in the traces. Call once per step, before `accumulate`. */
   advance(k: number): void;
   /**
@@ -31,6 +41,18 @@ export interface LearningRule {
    * rule's state: for alignment measurements beside a learning update that `accumulate` applied itself.
    */
   lastUpdate(out: FArray): void;
+  /**
+   * Optional, for rules that learn from their own perturbations of the dynamics (node perturbation): adds
+   * to `drive` ([N], W_rec r_k of trial 0, computed by the adaptation loop) what the rule injects into the
+   * units' drives at step k (e.g. noise), before the step k -> k+1 runs. Called before `advance(k)`.
+   */
+  perturbDrive?(k: number, drive: FArray): void;
+  /**
+   * Optional, for rules with state that spans trials (e.g. a reward baseline): a plain-JSON snapshot that
+   * Adapter.save stores, and `loadState` restores on resume, so that a resumed run ends as an uninterrupted one.
+   */
+  saveState?(): unknown;
+  loadState?(state: unknown): void;
 }
 
 /** Which matrix carries the error to the units: the learned feedback weights, or W_out^T ("_t" rules). */

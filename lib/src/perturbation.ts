@@ -1,0 +1,111 @@
+/**
+ * Perturbations behind one small interface: what the target requires (a transform of the trials before
+ * they run, e.g. the paper's rotated target), and what the hand does (a push added to the hand velocity at
+ * every step, computed online from the rollout so far, e.g. a curl force field). Built-in ones and a
+ * user's own, registered by name (registry.ts) from a notebook cell or a plugin file, go through the same
+ * adaptation loop, tests, acute analyses and sweeps.
+ *
+ *   perturbation.registerPerturbation({ name: "gain", description: "hand velocity scaled by g",
+ *     defaults: { g: 1.5 }, create: (o) => ({ name: "gain", push: (k, ro) => { ... } }) });
+ */
+import { Definition, Named, Registry, plainOptions } from "./registry";
+import type { Rollout } from "./network";
+import { TrialBatch, rotate } from "./task";
+import { ParameterError, finite } from "./validate";
+
+export interface Perturbation {
+  readonly name: string;
+  /**
+   * What the target requires: the trials as perturbed (a new batch; the input must not be changed).
+   * Runs once per trial batch, before the rollout.
+   */
+  targets?(batch: TrialBatch): TrialBatch;
+  /**
+   * What the hand does: before step k -> k+1, add this step's push to ro.push at [k, b, :] (offset
+   * (k * B + b) * nOut), from the rollout so far (v, e, x, r up to step k). The push enters the hand
+   * velocity v_{k+1} = y_{k+1} + push_k. Learning rules and gradients treat the realised pushes as an
+   * external input, as they treat the fed-back error.
+   */
+  push?(k: number, ro: Rollout): void;
+}
+
+/** The paper's visuomotor rotation (SPEC §5.1): the target velocity turns by `deg` counter-clockwise. */
+export function targetRotation(deg: number): Perturbation {
+  finite("deg", deg);
+  return { name: "target_rotation", targets: (batch) => rotate(batch, deg) };
+}
+
+/**
+ * A curl force field on this massless hand: at every step a push g R v_k, with v_k the hand velocity of
+ * step k and R the rotation by +90° ((v_x, v_y) -> (-v_y, v_x)).
+ */
+export function curlField(gain: number): Perturbation {
+  const g = finite("gain", gain);
+  return {
+    name: "curl",
+    push(k, ro) {
+      const { B, nOut } = ro;
+      for (let b = 0; b < B; b++) {
+        const at = (k * B + b) * nOut;
+        const vx = ro.v[at];
+        const vy = ro.v[at + 1];
+        ro.push[at] += -g * vy;
+        ro.push[at + 1] += g * vx;
+      }
+    },
+  };
+}
+
+function checkPerturbation(made: unknown, what: string): void {
+  const p = made as Perturbation;
+  if (typeof p !== "object" || p === null || typeof p.name !== "string") throw new ParameterError(what, "must make a Perturbation { name, targets?(batch), push?(k, ro) }");
+  if (p.targets !== undefined && typeof p.targets !== "function") throw new ParameterError(what, "targets must be a function (batch) -> batch");
+  if (p.push !== undefined && typeof p.push !== "function") throw new ParameterError(what, "push must be a function (k, rollout)");
+  if (!p.targets && !p.push) throw new ParameterError(what, "must define targets(batch) or push(k, ro) (or both)");
+}
+
+/** The perturbations' registry. */
+export const perturbationRegistry = new Registry<Perturbation>("perturbation", checkPerturbation);
+
+/** Registers a perturbation by name (see Registry.register). */
+export function registerPerturbation(def: Definition<Perturbation>): void {
+  perturbationRegistry.register(def);
+}
+
+perturbationRegistry.register({
+  name: "target_rotation",
+  description: "the paper's visuomotor rotation: the velocity the hand must produce turns by deg (counter-clockwise)",
+  defaults: { deg: 30 },
+  create: (o) => targetRotation(o.deg as number),
+  source: { kind: "built-in" },
+});
+perturbationRegistry.register({
+  name: "curl",
+  description: "a curl force field: push = gain x the previous hand velocity rotated by +90°",
+  defaults: { gain: 0.3 },
+  create: (o) => curlField(o.gain as number),
+  source: { kind: "built-in" },
+});
+
+/** A perturbation from its stored form { name, options }. */
+export function makePerturbation(spec: Named): Perturbation {
+  return perturbationRegistry.create(spec.name, spec.options ?? {});
+}
+
+/** The stored form with every option spelled out (so that equal perturbations compare equal). */
+export function normalisePerturbation(spec: Named, field = "perturbation"): Named {
+  if (typeof spec !== "object" || spec === null || typeof spec.name !== "string") throw new ParameterError(field, "must be { name, options }");
+  return { name: spec.name, options: perturbationRegistry.options(spec.name, plainOptions(`${field}.options`, spec.options ?? {})) };
+}
+
+/** The batch as every perturbation's `targets` leaves it, in order. */
+export function perturbTargets(batch: TrialBatch, perturbations: readonly Perturbation[]): TrialBatch {
+  let out = batch;
+  for (const p of perturbations) if (p.targets) out = p.targets(out);
+  return out;
+}
+
+/** The perturbations that push the hand (SimulateOptions.perturbations takes these). */
+export function pushers(perturbations: readonly Perturbation[]): Perturbation[] {
+  return perturbations.filter((p) => p.push !== undefined);
+}

@@ -1,0 +1,187 @@
+/**
+ * The open lib: rules, perturbations and target sets from outside the lib go through the same adaptation
+ * loop as the built-in ones, with one-line errors for bad ones, and results that record where they came from.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Rng } from "../src/rng";
+import { Network, Rollout } from "../src/network";
+import { Adapter, AdaptOverrides, RuleError, adaptConfig } from "../src/adapt";
+import { Pretrainer, pretrainConfig } from "../src/train";
+import { FArray, scal } from "../src/kernels";
+import { LearningRule, Rflo, registerRule, ruleNames } from "../src/rules";
+import { registerPerturbation } from "../src/perturbation";
+import { centreOutTargets, randomTrials } from "../src/targets";
+import { centreOutRandom } from "../src/task";
+import { loadPlugin } from "../src/plugin";
+import { parseNamed } from "../src/registry";
+
+function pretrainedSmall(): Network {
+  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 60, batchSize: 32, evalEvery: 60, network: { N: 30 } }));
+  while (p.done < 60) p.step();
+  return p.net;
+}
+const pre = pretrainedSmall();
+
+/** A rule written here, from the public building blocks: RFLO with its update multiplied by `factor`. */
+class Scaled implements LearningRule {
+  readonly name: string;
+  private readonly inner = new Rflo();
+  constructor(private readonly factor: number, name = "scaled_here") {
+    this.name = name;
+  }
+  reset(net: Network, ro: Rollout) {
+    this.inner.reset(net, ro);
+  }
+  advance(k: number) {
+    this.inner.advance(k);
+  }
+  accumulate(k: number, out: FArray, scale: number) {
+    return this.factor * this.inner.accumulate(k, out, scale * this.factor);
+  }
+  lastUpdate(out: FArray) {
+    this.inner.lastUpdate(out);
+    scal(this.factor, out);
+  }
+}
+
+test("a rule from outside the lib (a definition, a factory or an instance) learns exactly as the built-in rule it rescales", () => {
+  const run = (rule: AdaptOverrides["rule"], lr: number) => {
+    const a = new Adapter(pre, adaptConfig({ rule, lr, trials: 12, testEvery: 4, seed: 2 }));
+    a.run();
+    return a;
+  };
+  const builtIn = run("rflo", 2e-5);
+  registerRule({ name: "scaled_here", description: "RFLO x factor", defaults: { factor: 4 }, create: (o) => new Scaled(o.factor as number) });
+  const asDef = run("scaled_here", 2e-5 / 4);
+  const asFactory = run(() => new Scaled(8, "scaled_factory"), 2e-5 / 8);
+  const asInstance = run(new Scaled(2, "scaled_instance"), 2e-5 / 2);
+  // factor x lr / factor is exact for powers of two: the three forms of the rule give the same run, number for number.
+  // (All but stepwiseNorm, the sum of the unscaled |dw_k|, which scales with the factor.)
+  const log = (a: Adapter) => a.trialLog.map(({ stepwiseNorm, ...r }) => ({ ...r, stepwise: stepwiseNorm / (a.rule as Scaled)["factor"] }));
+  for (const other of [asFactory, asInstance]) {
+    assert.deepEqual(log(other), log(asDef));
+    assert.deepEqual(other.testLog, asDef.testLog);
+  }
+  // Against the built-in RFLO, equal to float32 rounding: the built-in fuses the next step's drive into its
+  // update pass (accumulateWithDrive), which sums in another order.
+  const close = (a: number[], b: number[]) => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-6 * Math.abs(b[i]), `${i}: ${x} vs ${b[i]}`));
+  close(asDef.trialLog.map((r) => r.loss), builtIn.trialLog.map((r) => r.loss));
+  close(asDef.testLog.map((r) => r.testError), builtIn.testLog.map((r) => r.testError));
+  assert.ok(ruleNames().includes("scaled_factory"));
+  const c = adaptConfig({ rule: "scaled_here", ruleOptions: { factor: 3 }, lr: 2e-5 });
+  assert.deepEqual([c.ruleOptions, c.sources["rule:scaled_here"]], [{ factor: 3 }, { kind: "session" }]);
+  assert.deepEqual(adaptConfig({}).sources, {}, "built-in components record no source");
+});
+
+test("bad rules get one line naming the rule (and the trial and step where it failed)", () => {
+  assert.throws(() => adaptConfig({ rule: "nope" }), /rule: must be one of "rflo", "bptt", "fed".*got "nope"/);
+  assert.throws(() => registerRule({ name: "rflo", description: "mine", create: () => new Rflo() }), /rule rflo: is built in and cannot be replaced/);
+  assert.throws(() => adaptConfig({ rule: { name: "half", advance() {} } as never }), /rule: does not implement LearningRule: missing method\(s\) reset, accumulate, lastUpdate/);
+  registerRule({ name: "scaled_here", description: "RFLO x factor", defaults: { factor: 4 }, create: (o) => new Scaled(o.factor as number) });
+  assert.throws(() => adaptConfig({ rule: "scaled_here", ruleOptions: { facto: 1 }, lr: 1e-3 }), /rule scaled_here options\.facto: is not an option \(options: factor\)/);
+  assert.throws(() => adaptConfig({ rule: () => new Scaled(1, "no_lr") }), /lr: rule no_lr has no default learning rate/);
+  class Faulty extends Scaled {
+    constructor(private readonly how: "throw" | "nan" | "size", name: string) {
+      super(1, name);
+    }
+    accumulate(k: number, out: FArray, scale: number) {
+      if (k === 3 && this.how === "throw") throw new Error("boom\nsecond line");
+      if (k === 3 && this.how === "nan") return NaN;
+      if (this.how === "size") out.set(new Float32Array(out.length + 1));
+      return super.accumulate(k, out, scale);
+    }
+  }
+  const first = (rule: LearningRule) => new Adapter(pre, adaptConfig({ rule, lr: 2e-5, trials: 2 })).trial();
+  assert.throws(() => first(new Faulty("throw", "faulty_throw")), (e: Error) => e instanceof RuleError && e.message === "rule faulty_throw, trial 0, step 3: boom");
+  assert.throws(() => first(new Faulty("nan", "faulty_nan")), /^RuleError: rule faulty_nan, trial 0, step 3: its update norm is NaN/);
+  assert.throws(() => first(new Faulty("size", "faulty_size")), /^RuleError: rule faulty_size, trial 0, step 0: .*(offset|bounds|large)/i);
+});
+
+test("perturbations: the curl field by name equals curlGain; a user's perturbation acts on the hand; target rotation stays first", () => {
+  const test = (o: Parameters<typeof adaptConfig>[0]) => {
+    const a = new Adapter(pre, adaptConfig({ rule: "rflo", lr: 2e-5, trials: 4, testEvery: 2, ...o }));
+    a.run();
+    return a;
+  };
+  const gain = test({ curlGain: 0.3 });
+  const named = test({ perturbations: [{ name: "curl", options: { gain: 0.3 } }] });
+  assert.deepEqual(named.testLog, gain.testLog);
+  assert.deepEqual(named.trialLog, gain.trialLog);
+  assert.deepEqual(adaptConfig({ perturbations: [{ name: "curl" }] }).perturbations, [{ name: "curl", options: { gain: 0.3 } }], "options spelled out");
+  // A visuomotor gain written here: the hand moves (1 + g) times as fast as the network says.
+  registerPerturbation({
+    name: "speed_gain",
+    description: "hand velocity x (1 + g)",
+    defaults: { g: 0.5 },
+    create: (o) => ({
+      name: "speed_gain",
+      push(k, ro) {
+        // v_{k+1} = y_{k+1} + push_k: the push uses the last velocity as the curl does (a one-step lag).
+        for (let i = 0; i < ro.B * ro.nOut; i++) ro.push[k * ro.B * ro.nOut + i] += (o.g as number) * ro.v[k * ro.B * ro.nOut + i];
+      },
+    }),
+  });
+  const none = test({});
+  const sped = test({ perturbations: [{ name: "speed_gain", options: { g: 0.5 } }] });
+  assert.notEqual(sped.testLog[0].testError, none.testLog[0].testError);
+  assert.equal(test({ perturbations: [{ name: "speed_gain", options: { g: 0 } }] }).testLog[0].testError, none.testLog[0].testError, "g 0 changes nothing");
+  assert.deepEqual(sped.config.sources["perturbation:speed_gain"], { kind: "session" });
+  assert.throws(() => adaptConfig({ perturbations: [{ name: "wind" }] }), /perturbation: must be one of "target_rotation", "curl"/);
+  registerPerturbation({ name: "nothing", description: "does nothing", create: () => ({ name: "nothing" }) });
+  assert.throws(() => new Adapter(pre, adaptConfig({ perturbations: [{ name: "nothing" }] })), /perturbation nothing: must define targets\(batch\) or push\(k, ro\)/);
+});
+
+test("target sets: the default set is the paper's 8 targets, number for number; 16 targets and two rings are drawn from", () => {
+  const rngA = Rng.seeded(5, "t");
+  const rngB = Rng.seeded(5, "t");
+  const paper = centreOutRandom(6, rngA);
+  const set = randomTrials(centreOutTargets(), 6, rngB);
+  assert.deepEqual(set.reference, paper.reference);
+  assert.deepEqual(set.inputs, paper.inputs);
+  const run = (targets: AdaptOverrides["targets"]) => {
+    const a = new Adapter(pre, adaptConfig({ rule: "rflo", lr: 2e-5, trials: 40, testEvery: 40, targets }));
+    a.run();
+    return a;
+  };
+  const dflt = run(null);
+  assert.deepEqual(run({ name: "centre_out" }).trialLog, dflt.trialLog, "centre_out with its defaults = the default");
+  const sixteen = run({ name: "centre_out", options: { n: 16 } });
+  assert.equal(sixteen.testSet.B, 16);
+  assert.ok(sixteen.trialLog.some((r) => r.target >= 8), "targets beyond 8 are drawn");
+  const rings = run({ name: "centre_out", options: { n: 4, radii: [2.5, 5] } });
+  assert.equal(rings.testSet.B, 8);
+  assert.ok(Math.abs(Math.hypot(rings.testSet.end[0], rings.testSet.end[1]) - 2.5) < 1e-12);
+  assert.ok(Math.abs(Math.hypot(rings.testSet.end[8], rings.testSet.end[9]) - 5) < 1e-12);
+  assert.deepEqual(parseNamed("--targets", "centre_out:n=16,label=x,on=true"), { name: "centre_out", options: { n: 16, label: "x", on: true } });
+  assert.throws(() => parseNamed("--targets", "Centre"), /--targets: must be name or name:key=value/);
+});
+
+test("a plugin file registers rules that record its SHA-256; node perturbation, a stateful plugin rule, resumes exactly", () => {
+  const np = loadPlugin(path.resolve(__dirname, "../../plugins/node-perturbation.ts"));
+  assert.deepEqual(np.rules, ["node_perturbation"]);
+  assert.equal(np.file, "plugins/node-perturbation.ts");
+  const config = adaptConfig({ rule: "node_perturbation", control: true, lr: 1e-4, trials: 20, testEvery: 5, seed: 3 });
+  assert.deepEqual(config.sources["rule:node_perturbation"], { kind: "plugin", file: "plugins/node-perturbation.ts", sha256: np.sha256 });
+  const straight = new Adapter(pre, config);
+  straight.run();
+  assert.ok(straight.trialLog.slice(8).some((r) => r.updateNorm > 0), "it learns once every target has a baseline");
+  const again = new Adapter(pre, config);
+  again.run();
+  assert.deepEqual(again.trialLog, straight.trialLog, "same seed, same noise, same numbers");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fbc-np-")), "np.partial.safetensors");
+  const first = new Adapter(pre, config);
+  while (first.done < 11) {
+    first.trial();
+    if (first.done % 5 === 0) first.test();
+  }
+  first.save(file);
+  const resumed = Adapter.resume(pre, config, file);
+  resumed.run();
+  assert.deepEqual(resumed.trialLog, straight.trialLog);
+  assert.deepEqual(resumed.net.params.wRec, straight.net.params.wRec);
+  assert.throws(() => loadPlugin("no/such/plugin.ts"), /plugin: no\/such\/plugin\.ts: no such file/);
+});
