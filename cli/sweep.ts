@@ -74,7 +74,7 @@ function readGrid(file: string): SweepGrid {
   try {
     // The grid's plugins register the rules its conditions may name (paths relative to the project root).
     const plugins = (raw as { plugins?: unknown })?.plugins;
-    if (Array.isArray(plugins)) for (const f of plugins) if (typeof f === "string") loadPlugin(path.isAbsolute(f) ? f : projectPath(f), f);
+    if (Array.isArray(plugins)) for (const f of plugins) if (typeof f === "string") loadPlugin(path.isAbsolute(f) ? f : projectPath(f));
     return checkGrid(raw);
   } catch (e) {
     if (e instanceof ParameterError) throw new Refusal(`--grid ${file}: ${e.message}`);

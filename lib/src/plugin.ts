@@ -12,6 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { sha256File } from "./provenance";
+import { projectPath } from "./paths";
 import { Source, setLoadingSource } from "./registry";
 import { ruleRegistry } from "./rules/registry";
 import { perturbationRegistry } from "./perturbation";
@@ -32,7 +33,7 @@ const loaded = new Map<string, LoadedPlugin>();
 /**
  * Loads a plugin file once (by its absolute path) and returns what it registered. `shownAs` is the path
  * recorded in results (default: relative to the working folder). A file that cannot be loaded gives one
- * line naming it and the cause.
+ * line naming it and the cause. TypeScript plugins load through tsx where no TypeScript loader is active.
  */
 export function loadPlugin(file: string, shownAs?: string): LoadedPlugin {
   const abs = path.resolve(file);
@@ -40,11 +41,16 @@ export function loadPlugin(file: string, shownAs?: string): LoadedPlugin {
   if (known) return known;
   if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new ParameterError("plugin", `${file}: no such file`);
   const sha256 = sha256File(abs);
-  const source: Source = { kind: "plugin", file: shownAs ?? (path.relative(process.cwd(), abs) || abs), sha256 };
+  // Recorded relative to the project root when inside it (so that it does not depend on the working folder).
+  const inProject = path.relative(projectPath(), abs);
+  const source: Source = { kind: "plugin", file: shownAs ?? (inProject.startsWith("..") || path.isAbsolute(inProject) ? abs : inProject), sha256 };
   setLoadingSource(source);
   try {
+    // A TypeScript plugin where no TypeScript loader is active (a notebook kernel, plain node): tsx's require.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require(abs);
+    if (/\.[cm]?ts$/.test(abs) && !require.extensions[".ts"]) require("tsx/cjs/api").require(abs, __filename);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    else require(abs);
   } catch (e) {
     const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
     throw new ParameterError("plugin", `${file} could not be loaded: ${msg}`);
