@@ -26,7 +26,7 @@ const net = fs.existsSync(file) ? loadNetwork(file).network : initNetwork({ N: 4
 
 /** RFLO from the public kernels: P <- a relu'(x_{k+1}) r_k^T + (1-a) P; out += scale diag(W_fb e) P. */
 class PublicRflo implements LearningRule {
-  readonly name = "bench_public_rflo";
+  readonly name: string = "bench_public_rflo";
   private P!: FArray;
   private s!: FArray;
   private net!: Network;
@@ -54,7 +54,7 @@ class PublicRflo implements LearningRule {
 
 /** RFLO from the one-pass public kernel: the trace update waits for `accumulate`, which fuses it with the update. */
 class FusedPublicRflo extends PublicRflo {
-  readonly name = "bench_fused_public_rflo";
+  readonly name: string = "bench_fused_public_rflo";
   private k = -1;
   advance(k: number) {
     this.k = k;
@@ -71,7 +71,7 @@ class FusedPublicRflo extends PublicRflo {
 
 /** The same rule in plain TypeScript loops. */
 class LoopRflo extends PublicRflo {
-  readonly name = "bench_loop_rflo";
+  readonly name: string = "bench_loop_rflo";
   advance(k: number) {
     const N = this.net_().config.N;
     const a = this.net_().config.dt / this.net_().config.tau;

@@ -19,11 +19,13 @@ import { engine, setThreads } from "../lib/src/kernels";
 import { Progress } from "../lib/src/progress";
 import { dataPath, runsPath } from "../lib/src/paths";
 import { sha256File } from "../lib/src/provenance";
-import { RULE_NAMES, RuleName } from "../lib/src/rules";
-import { Option, opt, runCli } from "./args";
+import { ruleNames } from "../lib/src/rules";
+import { Option, loadPluginsOrExit, opt, runCli } from "./args";
 import { assertSameSettings, destination, userPath } from "./output";
 
-const CONDITIONS = RULE_NAMES.flatMap((r) => [`${r}+c`, r]);
+// Plugins first: their rules are conditions too (--plugin my-rules.ts).
+loadPluginsOrExit("npm run second-order", process.argv.slice(2));
+const CONDITIONS = ruleNames().flatMap((r) => [`${r}+c`, r]);
 const DEFAULT_PRETRAINED = dataPath("pretrained", "pretrain-fb-seed1.safetensors");
 const rel = (p: string) => path.relative(process.cwd(), p) || ".";
 
@@ -33,6 +35,7 @@ const spec = {
 s = -(H + lambda I)^{-1} g of the step loss (exact Hessian-vector products, MINRES; or Gauss-Newton, CG),
 at chosen steps of chosen trials. Identical settings resume; other settings are refused.`,
   options: {
+    plugin: opt.list("plugin files (.ts or .js) that register rules (recorded with their SHA-256)", opt.str("", "", "<file>"), []),
     conditions: opt.list(`conditions, each one of ${CONDITIONS.join(", ")}`, opt.choice("", CONDITIONS, ""), ["rflo+c", "rflo"]),
     seeds: opt.list("adaptation seeds", opt.int("", 0, 0), [1]),
     trials: opt.list("trials to analyse", opt.int("", 0, 0), [0, 100, 500, 999]),
@@ -65,7 +68,7 @@ runCli(spec, async ({ values: a }) => {
   const todo = a.conditions.flatMap((label) =>
     a.seeds.map((seed) => {
       const control = label.endsWith("+c");
-      const rule = (control ? label.slice(0, -2) : label) as RuleName;
+      const rule = control ? label.slice(0, -2) : label;
       const config = adaptConfig({ rule, control, seed, trials: lastTrial + 1, rotationDeg: a.rotation });
       const settings = { config, analysis, pretrainedSha256 };
       const base = path.join(dest.dir, `${label}-seed${seed}`);

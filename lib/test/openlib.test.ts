@@ -185,3 +185,43 @@ test("a plugin file registers rules that record its SHA-256; node perturbation, 
   assert.deepEqual(resumed.net.params.wRec, straight.net.params.wRec);
   assert.throws(() => loadPlugin("no/such/plugin.ts"), /plugin: no\/such\/plugin\.ts: no such file/);
 });
+
+test("node perturbation by hand: the first trial to a target sets its baseline; the second updates by -(L - Lbar)/sigma^2 sum_k xi_k r_k^T", () => {
+  loadPlugin(path.resolve(__dirname, "../../plugins/node-perturbation.ts"));
+  const tiny = { config: { ...pre.config }, params: Object.fromEntries(Object.entries(pre.params).map(([k, v]) => [k, Float64Array.from(v)])) } as unknown as Network;
+  const sigma = 0.05;
+  const lr = 1e-3;
+  // Two trials to the same target: a target set with one target.
+  const a = new Adapter(tiny, adaptConfig({ rule: "node_perturbation", ruleOptions: { sigma, baselineRate: 0.5 }, lr, trials: 2, targets: { name: "points", options: { points: [[5, 0]] } }, seed: 4 }));
+  const w0 = Float64Array.from(a.net.params.wRec);
+  const first = a.trial();
+  assert.deepEqual(a.net.params.wRec, w0, "the first trial to a target only sets its baseline");
+  assert.equal(first.updateNorm, 0);
+  const N = a.net.config.N;
+  // What the second trial's rollout saw: W_rec r_k + xi_k as the drive, xi from the trial's own stream.
+  const w1 = Float64Array.from(a.net.params.wRec);
+  const rec = a.trial();
+  const ro = (a as unknown as { ro: Rollout }).ro;
+  const noise = Rng.seeded(4, "node-perturbation:1");
+  const E = new Float64Array(N * N);
+  for (let k = 0; k < ro.T; k++) {
+    const xi = Array.from({ length: N }, () => sigma * noise.normal());
+    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) E[i * N + j] += xi[i] * ro.r[k * N + j];
+  }
+  // The drive really carried the noise: x_1 = (1-a) x_0 + a (W_in u_0 + W_rec r_0 + c_0 + b + xi_0).
+  const alpha = a.net.config.dt / a.net.config.tau;
+  const noise0 = Rng.seeded(4, "node-perturbation:1");
+  for (let i = 0; i < N; i++) {
+    let drive = a.net.params.b[i] + sigma * noise0.normal() + ro.c[i];
+    for (let j = 0; j < N; j++) drive += w1[i * N + j] * ro.r[j];
+    for (let c = 0; c < 3; c++) drive += a.net.params.wIn[i * 3 + c] * ro.u[c];
+    assert.ok(Math.abs(ro.x[N + i] - ((1 - alpha) * ro.x[i] + alpha * drive)) < 1e-12, `unit ${i}: x_1 holds the noise`);
+  }
+  const L = rec.loss;
+  const Lbar = first.loss;
+  for (let i = 0; i < N * N; i++) {
+    const want = w1[i] - (lr * (L - Lbar) / (sigma * sigma)) * E[i];
+    assert.ok(Math.abs(a.net.params.wRec[i] - want) <= 1e-12 * (1 + Math.abs(want)), `W_rec[${i}]: ${a.net.params.wRec[i]} vs ${want}`);
+  }
+  assert.ok(rec.updateNorm > 0);
+});
