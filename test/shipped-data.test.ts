@@ -14,6 +14,7 @@ import { Pretrainer, curves, evaluate, testSets, pretrainConfig } from "../lib/s
 import { Adapter, adaptConfig } from "../lib/src/adapt";
 import { RuleName } from "../lib/src/rules";
 import { loadAdaptationRuns } from "../lib/src/results";
+import { loadPlugin } from "../lib/src/plugin";
 
 const PRETRAINED = [["fb", 1], ["nofb", 1], ["fb", 2], ["fb", 3], ["nofb", 2], ["nofb", 3]] as const;
 
@@ -270,5 +271,24 @@ test("data/results/sweep-s1: every cell is a cell of grids/s1.json computed from
     assert.equal(Number(v[col("finalTestError")]), rec.result.finalTestError);
     assert.ok(Number.isFinite(rec.result.finalTestError), `${cell.id}: a finite final error, diverged or not`);
     assert.equal(rec.result.status === "done", rec.result.trialsDone === grid.trials, `${cell.id}: a finished cell ran every trial`);
+  }
+});
+
+test("data/results/node-perturbation-*: the plugin rule's learning-rate sweep (10 cells) and its runs on the 3 feedback networks, computed with today's plugin file; first 10 trials reproduced", () => {
+  const plugin = loadPlugin(projectPath("plugins", "node-perturbation.ts"));
+  const recorded = { kind: "plugin", file: "plugins/node-perturbation.ts", sha256: plugin.sha256 };
+  const cells = fs.readdirSync(dataPath("results", "node-perturbation-lr", "cells")).filter((f) => f.endsWith(".json"));
+  assert.equal(cells.length, 10);
+  for (const f of cells) {
+    const cell = JSON.parse(fs.readFileSync(dataPath("results", "node-perturbation-lr", "cells", f), "utf8"));
+    assert.deepEqual(cell.settings.config.sources["rule:node_perturbation"], recorded, `${f}: computed with this version of the plugin`);
+  }
+  for (const n of [1, 2, 3]) {
+    checkAdaptFolder(`node-perturbation-rot30-net${n}`, `pretrain-fb-seed${n}`, ["node_perturbation+c", "node_perturbation"], { rotationDeg: 30, curlGain: 0 });
+    for (const r of loadAdaptationRuns(dataPath("results", `node-perturbation-rot30-net${n}`))) {
+      const summary = JSON.parse(fs.readFileSync(dataPath("results", `node-perturbation-rot30-net${n}`, `${r.condition}-seed${r.seed}.json`), "utf8"));
+      assert.deepEqual(summary.config.sources["rule:node_perturbation"], recorded);
+      assert.equal(summary.config.lr, r.condition.endsWith("+c") ? 1e-4 : 1e-5, "the best rate of the sweep");
+    }
   }
 });
