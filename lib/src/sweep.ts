@@ -419,3 +419,142 @@ export function heatCells(grid: SweepGrid, rows: SweepRow[], condition: string):
   }
   return cells;
 }
+
+/** One condition at one end of its rate range, at one rotation (verdictAtRateEnds). */
+export interface RateEndEntry {
+  condition: string;
+  lr: number;
+  /** Seeds run for this cell (rows found), out of `of` (the grid's seeds). */
+  seeds: number;
+  of: number;
+  /** Seeds that diverged; mean and sd are over the others (mean NaN when none finished, sd 0 for one, NaN for none). */
+  diverged: number;
+  mean: number;
+  sd: number;
+  /** Finished seeds whose final error is above their own error before adaptation (e.g. a hand that collapsed to a standstill). */
+  aboveInitial: number;
+  /** 1 for the best; ties share a rank (e.g. every seed diverged in both); null when no seed of the cell has been run. */
+  rank: number | null;
+}
+
+/** Two conditions compared at one end (verdictAtRateEnds): `a` at rate lrA, `b` at lrB. */
+export interface RateEndPair {
+  a: string;
+  b: string;
+  lrA: number;
+  lrB: number;
+  /** Both at the same absolute rate (a rate the two conditions' lists share), or each at its own end. */
+  sameRate: boolean;
+  /** The better of the two by the ranking rule; null for a tie or when either has no seed run. */
+  better: string | null;
+  /**
+   * Why: "mean" (neither diverged: the lower mean), "diverged" (one has diverged seeds, the other none),
+   * "fewer diverged" (both have some; the smaller share), "mean of finished" (the same share diverged:
+   * the lower mean over the seeds that finished), "tie", or "not run".
+   */
+  basis: "mean" | "diverged" | "fewer diverged" | "mean of finished" | "tie" | "not run";
+  /**
+   * The worse condition's mean over the better's (the higher over the lower for a tie): above 1 when the means
+   * decided, below 1 when divergence decided for the one with the higher mean; NaN unless both have a finished seed.
+   */
+  ratio: number;
+  /** Whether the means are further apart than the sum of the two sds; null unless both have at least 2 finished seeds. */
+  apart: boolean | null;
+  /** The two cells as in `entries` (rank null here). */
+  cellA: RateEndEntry;
+  cellB: RateEndEntry;
+}
+
+/** The verdict at one end of the rate range, at one rotation. */
+export interface RateEndVerdict {
+  rotation: number;
+  end: "smallest" | "largest";
+  /** Every condition of the grid at its own end rate, best first: the ranking. */
+  entries: RateEndEntry[];
+  /** The pairs compared at this end (see verdictAtRateEnds). */
+  pairs: RateEndPair[];
+}
+
+/**
+ * The sweep's verdict away from the best rates: at each rotation and at each end of the rate range (every
+ * condition at the smallest, then at the largest rate in its own list in the grid; in S1 the paper's rate
+ * times 0.1 and times 10), each condition's final test error (mean ± sd over the seeds that finished), the
+ * number of seeds diverged, and a ranking; and pairs of conditions compared head to head.
+ *
+ * The ranking: a condition with any diverged seed at that rate counts as worse than one with none, however
+ * high the latter's error; between two with diverged seeds, the smaller share of seeds diverged is better;
+ * otherwise the lower mean over the finished seeds. Every seed diverged in both: a tie (the same rank). A
+ * finished seed counts with its final error even when it ended above its error before adaptation (a
+ * collapse to a still hand is finite): `aboveInitial` counts those. Cells with no row (not run yet) are
+ * listed last with rank null; `seeds` says how many of the grid's seeds a cell has.
+ *
+ * Pairs: by default every condition "X+c" with its "X" when both are in the grid (e.g. rflo+c with rflo,
+ * bptt+c with bptt), or the `pairs` given. Each pair is compared at each condition's own end (`sameRate`
+ * true when those are the same absolute rate, as for RFLO+c and RFLO in S1), and also at the smallest or
+ * largest absolute rate the two lists share when that differs. The comparison follows the ranking rule,
+ * with the ratio of the means and whether they are further apart than the sum of their sds.
+ *
+ * Pure: no I/O. `rows` is the merged table (sweep.csv or sweepRow); rows of other conditions are ignored.
+ */
+export function verdictAtRateEnds(rows: SweepRow[], grid: SweepGrid, opts: { pairs?: [string, string][] } = {}): RateEndVerdict[] {
+  const of = grid.seeds.length;
+  const cell = (condition: string, rotation: number, lr: number): RateEndEntry => {
+    const g = rows.filter((r) => r.condition === condition && r.rotation === rotation && r.lr === lr);
+    const ok = g.filter((r) => r.status === "done");
+    const e = ok.map((r) => r.finalTestError);
+    const mean = e.length ? e.reduce((x, y) => x + y, 0) / e.length : NaN;
+    const sd = e.length > 1 ? Math.sqrt(e.reduce((x, y) => x + (y - mean) ** 2, 0) / (e.length - 1)) : e.length === 1 ? 0 : NaN;
+    return { condition, lr, seeds: g.length, of, diverged: g.length - ok.length, mean, sd, aboveInitial: ok.filter((r) => r.finalTestError > r.initialTestError).length, rank: null };
+  };
+  // Negative: x is better. The basis says which rule decided.
+  const judge = (x: RateEndEntry, y: RateEndEntry): { order: number; basis: RateEndPair["basis"] } => {
+    if (x.seeds === 0 || y.seeds === 0) return { order: (x.seeds === 0 ? 1 : 0) - (y.seeds === 0 ? 1 : 0), basis: "not run" };
+    const dx = x.diverged / x.seeds, dy = y.diverged / y.seeds;
+    if ((dx > 0) !== (dy > 0)) return { order: dx > 0 ? 1 : -1, basis: "diverged" };
+    if (dx !== dy) return { order: dx - dy, basis: "fewer diverged" };
+    const fx = Number.isFinite(x.mean), fy = Number.isFinite(y.mean);
+    if (!fx || !fy) return { order: (fx ? 0 : 1) - (fy ? 0 : 1), basis: "tie" };
+    if (x.mean === y.mean) return { order: 0, basis: "tie" };
+    return { order: x.mean - y.mean, basis: dx > 0 ? "mean of finished" : "mean" };
+  };
+  const compare = (a: RateEndEntry, b: RateEndEntry): RateEndPair => {
+    const { order, basis } = judge(a, b);
+    const both = Number.isFinite(a.mean) && Number.isFinite(b.mean);
+    const [lo, hi] = order <= 0 ? [a, b] : [b, a];
+    return {
+      a: a.condition, b: b.condition, lrA: a.lr, lrB: b.lr, sameRate: a.lr === b.lr,
+      better: basis === "not run" || basis === "tie" ? null : order < 0 ? a.condition : b.condition,
+      basis,
+      ratio: !both ? NaN : basis === "tie" ? Math.max(a.mean, b.mean) / Math.min(a.mean, b.mean) : hi.mean / lo.mean,
+      apart: a.seeds - a.diverged >= 2 && b.seeds - b.diverged >= 2 ? Math.abs(a.mean - b.mean) > a.sd + b.sd : null,
+      cellA: a, cellB: b,
+    };
+  };
+  const pairs = opts.pairs ?? grid.conditions.filter((c) => c.endsWith("+c") && grid.conditions.includes(c.slice(0, -2))).map((c) => [c, c.slice(0, -2)] as [string, string]);
+  for (const [a, b] of pairs) {
+    for (const c of [a, b]) if (!grid.conditions.includes(c)) throw new ParameterError("pairs", `names a condition not in the grid (${grid.conditions.join(", ")}), got ${JSON.stringify(c)}`);
+  }
+  const endOf = (lrs: number[], end: "smallest" | "largest") => (end === "smallest" ? Math.min(...lrs) : Math.max(...lrs));
+  const out: RateEndVerdict[] = [];
+  for (const rotation of grid.rotations) {
+    for (const end of ["smallest", "largest"] as const) {
+      const at = new Map(grid.conditions.map((c) => [c, cell(c, rotation, endOf(grid.learningRates[c], end))]));
+      const entries = [...at.values()].sort((x, y) => judge(x, y).order); // stable: grid order among ties
+      entries.forEach((e, i) => {
+        if (e.seeds === 0) return;
+        e.rank = i > 0 && judge(entries[i - 1], e).order === 0 ? entries[i - 1].rank : i + 1;
+      });
+      const compared: RateEndPair[] = [];
+      for (const [a, b] of pairs) {
+        const own = compare({ ...at.get(a)!, rank: null }, { ...at.get(b)!, rank: null });
+        compared.push(own);
+        const shared = grid.learningRates[a].filter((lr) => grid.learningRates[b].includes(lr));
+        if (!shared.length) continue;
+        const lr = endOf(shared, end);
+        if (!(own.lrA === lr && own.lrB === lr)) compared.push(compare(cell(a, rotation, lr), cell(b, rotation, lr)));
+      }
+      out.push({ rotation, end, entries, pairs: compared });
+    }
+  }
+  return out;
+}

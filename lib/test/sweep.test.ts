@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { Adapter } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import {
-  CellRun, SweepGrid, bestRates, heatCells, cellConfig, checkGrid, formatLr, gridCells, parseShard, runCellFrom, shardCells, shardFromEnv, summarise, sweepRow,
+  CellRun, SweepGrid, SweepRow, bestRates, heatCells, cellConfig, checkGrid, formatLr, gridCells, parseShard, runCellFrom, shardCells, shardFromEnv, summarise, sweepRow,
+  verdictAtRateEnds,
 } from "../src/sweep";
 
 const GRID = {
@@ -120,4 +121,62 @@ test("summaries: mean and sd over seeds that did not diverge, and the best rate 
   const cellsHeat = heatCells(g, rows.slice(0, 3), "rflo+c");
   assert.deepEqual(cellsHeat.map((c) => [c.x, c.y, c.n, c.of, c.missing ?? false]), [["1e-5", "30°", 2, 2, false], ["1e-4", "30°", 1, 2, false]]);
   assert.ok(!cellsHeat[1].diverged && cellsHeat[1].mean === 0.1);
+});
+
+test("the verdict at the ends of the rate range: ranking, diverged seeds counted worse, pairs at the same rate", () => {
+  const g = checkGrid({
+    ...GRID, conditions: ["rflo+c", "rflo", "bptt+c", "bptt"], rotations: [30, 60], seeds: [1, 2, 3],
+    learningRates: { "rflo+c": [1e-4, 1e-5], rflo: [1e-5, 1e-4], "bptt+c": [1e-5, 1e-4], bptt: [1e-6, 1e-5] },
+  });
+  const rows: SweepRow[] = [];
+  // Final errors per seed; "div" is a diverged seed. Every cell starts at 1.5.
+  const add = (condition: string, rotation: number, lr: number, finals: (number | "div")[]) => finals.forEach((f, i) => rows.push({
+    id: `${condition}-${rotation}-${lr}-${i + 1}`, condition, rotation, lr, seed: i + 1, status: f === "div" ? "diverged" : "done",
+    initialTestError: 1.5, finalTestError: f === "div" ? 9 : f, trialsDone: f === "div" ? 7 : 10, divergedAt: f === "div" ? 7 : null,
+  }));
+  add("rflo+c", 30, 1e-5, [0.10, 0.12, 0.11]);
+  add("rflo", 30, 1e-5, [0.20, 0.22, 0.21]);
+  add("bptt+c", 30, 1e-5, [0.05, 0.06, 0.04]);
+  add("bptt", 30, 1e-6, [0.07, 0.30, 0.08]);
+  add("bptt", 30, 1e-5, [0.03, 0.03, 0.03]);
+  add("rflo+c", 30, 1e-4, [0.9, 2.0, 0.1]); // high, one seed ends above where it started, but none diverged
+  add("rflo", 30, 1e-4, [0.02, "div", 0.02]); // low, but a seed diverged
+  add("bptt+c", 30, 1e-4, ["div", "div", "div"]);
+  add("rflo+c", 60, 1e-5, ["div", 0.5, 0.6]);
+  add("rflo", 60, 1e-5, ["div", "div", 0.1]);
+  add("rflo+c", 60, 1e-4, ["div", "div", "div"]);
+  add("rflo", 60, 1e-4, ["div", "div", "div"]); // bptt+c and bptt not run at 60°
+  const v = verdictAtRateEnds(rows, g);
+  assert.deepEqual(v.map((x) => `${x.rotation} ${x.end}`), ["30 smallest", "30 largest", "60 smallest", "60 largest"]);
+  const close = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-12, `${x} vs ${y}`);
+
+  const [s30, l30, s60, l60] = v;
+  assert.deepEqual(s30.entries.map((e) => [e.condition, e.lr, e.rank]), [["bptt+c", 1e-5, 1], ["rflo+c", 1e-5, 2], ["bptt", 1e-6, 3], ["rflo", 1e-5, 4]]);
+  close(s30.entries[1].mean, 0.11);
+  close(s30.entries[1].sd, 0.01);
+  const [rflo, bpttOwn, bpttShared] = s30.pairs;
+  assert.deepEqual([rflo.a, rflo.b, rflo.sameRate, rflo.better, rflo.basis, rflo.apart], ["rflo+c", "rflo", true, "rflo+c", "mean", true]);
+  close(rflo.ratio, 0.21 / 0.11);
+  assert.deepEqual([bpttOwn.lrA, bpttOwn.lrB, bpttOwn.sameRate, bpttOwn.better, bpttOwn.apart], [1e-5, 1e-6, false, "bptt+c", false], "lower, but within the two sds");
+  assert.deepEqual([bpttShared.lrA, bpttShared.lrB, bpttShared.sameRate, bpttShared.better, bpttShared.apart], [1e-5, 1e-5, true, "bptt", true], "also at the rate the two lists share");
+  assert.equal(s30.pairs.length, 3, "RFLO+c and RFLO share their ends: compared once");
+
+  assert.deepEqual(l30.entries.map((e) => [e.condition, e.rank, e.diverged]), [["bptt", 1, 0], ["rflo+c", 2, 0], ["rflo", 3, 1], ["bptt+c", 4, 3]]);
+  assert.equal(l30.entries[1].aboveInitial, 1);
+  close(l30.entries[2].mean, 0.02); // the mean over the seeds that finished
+  assert.ok(Number.isNaN(l30.entries[3].mean));
+  assert.deepEqual([l30.pairs[0].better, l30.pairs[0].basis, l30.pairs[0].apart], ["rflo+c", "diverged", true], "a diverged seed counts worse, however low the rest");
+  close(l30.pairs[0].ratio, 0.02 / 1.0); // the worse one's mean over the better one's: below 1 when divergence decided
+  assert.deepEqual([l30.pairs[1].better, l30.pairs[1].basis, l30.pairs[1].lrA, l30.pairs[1].lrB], ["bptt", "diverged", 1e-4, 1e-5]);
+  assert.equal(l30.pairs[2].lrA, 1e-5, "largest shared rate");
+
+  assert.deepEqual(s60.entries.map((e) => [e.condition, e.rank, e.seeds]), [["rflo+c", 1, 3], ["rflo", 2, 3], ["bptt+c", null, 0], ["bptt", null, 0]], "cells not run: last, no rank");
+  assert.deepEqual([s60.pairs[0].better, s60.pairs[0].basis], ["rflo+c", "fewer diverged"]);
+  assert.deepEqual([s60.pairs[1].better, s60.pairs[1].basis], [null, "not run"]);
+  assert.deepEqual(l60.entries.slice(0, 2).map((e) => e.rank), [1, 1], "every seed diverged in both: a tie");
+  assert.deepEqual([l60.pairs[0].better, l60.pairs[0].basis, Number.isNaN(l60.pairs[0].ratio)], [null, "tie", true]);
+
+  const custom = verdictAtRateEnds(rows, g, { pairs: [["bptt+c", "rflo+c"]] });
+  assert.deepEqual([custom[0].pairs.length, custom[0].pairs[0].better, custom[0].pairs[0].sameRate], [1, "bptt+c", true]);
+  assert.throws(() => verdictAtRateEnds(rows, g, { pairs: [["rflo+c", "sgd"]] }), /pairs: names a condition not in the grid/);
 });
