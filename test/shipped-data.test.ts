@@ -54,13 +54,16 @@ for (const [fb, seed] of PRETRAINED) {
 const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string }][] = [
   ["pretrain-fb-instructed-seed1", { fbDelay: 0, variant: "instructed_delay" }],
   ...[2, 5, 10, 20].map((d): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed1`, { fbDelay: d }]),
-];
+  // The second and third networks behind a variant (issue 25), as they are shipped.
+  ...[5, 10, 20].flatMap((d) => [2, 3].map((s): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed${s}`, { fbDelay: d }])),
+  ...[2, 3].map((s): [string, { fbDelay: number; variant: string }] => [`pretrain-fb-instructed-seed${s}`, { fbDelay: 0, variant: "instructed_delay" }]),
+].filter(([name]) => fs.existsSync(dataPath("pretrained", `${name}.safetensors`)));
 for (const [name, want] of VARIANT_NETWORKS) {
   test(`data/pretrained/${name}: full protocol with ${want.variant ? `the ${want.variant} task` : `a feedback delay of ${want.fbDelay} steps`}, complete, test errors as recorded, first 3 batches reproduced`, () => {
     const file = dataPath("pretrained", `${name}.safetensors`);
     const ck = loadNetwork(file);
     const c = pretrainConfig(ck.meta.pretrain as Partial<ReturnType<typeof pretrainConfig>>);
-    assert.equal(c.seed, 1);
+    assert.equal(c.seed, Number(/-seed(\d+)$/.exec(name)![1]), "the seed its name says");
     assert.equal(c.batches, 5000);
     assert.equal(c.batchSize, 256);
     assert.equal(c.network.N, 400);
@@ -211,6 +214,23 @@ test("data/results/instructed-rot30: F3 on the instructed-delay network, 4 condi
 for (const d of [2, 5, 10, 20]) {
   test(`data/results/fbdelay${d}-rot30: RFLO+c and RFLO on the network with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
     checkAdaptFolder(`fbdelay${d}-rot30`, `pretrain-fb-delay${d}-seed1`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
+  });
+}
+
+for (const [d, n] of [[5, 2], [5, 3]]) {
+  test(`data/results/fbdelay${d}-rot30-net${n}: RFLO+c and RFLO on network ${n} pre-trained with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
+    checkAdaptFolder(`fbdelay${d}-rot30-net${n}`, `pretrain-fb-delay${d}-seed${n}`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
+  });
+}
+
+for (const d of [2, 5, 10, 20]) {
+  test(`data/results/imposed-fbdelay${d}-rot30-net{2,3}: RFLO+c and RFLO from pretrain-fb-seed{2,3} with the control delayed by ${d} steps while learning; first 10 trials reproduced`, () => {
+    for (const n of [2, 3]) {
+      checkAdaptFolder(`imposed-fbdelay${d}-rot30-net${n}`, `pretrain-fb-seed${n}`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: 0 });
+      for (const r of loadAdaptationRuns(dataPath("results", `imposed-fbdelay${d}-rot30-net${n}`))) {
+        assert.equal(JSON.parse(fs.readFileSync(dataPath("results", `imposed-fbdelay${d}-rot30-net${n}`, `${r.condition}-seed${r.seed}.json`), "utf8")).config.fbDelay, d);
+      }
+    }
   });
 }
 
