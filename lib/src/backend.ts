@@ -10,21 +10,32 @@
 import type * as tfType from "@tensorflow/tfjs";
 import { oneOf } from "./validate";
 
+/**
+ * The TensorFlow.js backends `initTf` tries, fastest first: tfjs-node-gpu (CUDA), tfjs-node (native CPU), wasm, cpu.
+ */
 export const TF_BACKENDS = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+/** A backend name of `TF_BACKENDS` (what FBC_TF_BACKEND may be set to). */
 export type TfBackendName = (typeof TF_BACKENDS)[number];
 
+/** One backend `initTf` tried: whether it started and why not. */
 export interface BackendAttempt {
+  /** The backend tried. */
   name: TfBackendName;
+  /** True for the one that started (the last attempt). */
   ok: boolean;
   /** Why it was skipped, or what was loaded. */
   detail: string;
 }
 
+/** A started TensorFlow.js, as `initTf` returns it. */
 export interface TfSession {
+  /** The tfjs module, with the chosen backend active. */
   tf: typeof tfType;
   /** tf.getBackend() after start-up: "tensorflow" for both native packages, else "wasm" or "cpu". */
   backend: string;
+  /** The backend that started. */
   chosen: TfBackendName;
+  /** Every backend tried, in order, the chosen one last. */
   attempts: BackendAttempt[];
 }
 

@@ -17,26 +17,46 @@ import { FArray } from "./kernels";
 import { Network, PARAM_NAMES, ParamName, Params, networkConfig, paramShapes, NetworkConfig } from "./network";
 import { RngState } from "./rng";
 
+/** The `format` metadata value every checkpoint carries; other files are rejected. */
 export const CHECKPOINT_FORMAT = "fbcontrol.checkpoint";
+/** The format version this code writes and reads. */
 export const CHECKPOINT_VERSION = 1;
 
+/** The element types a checkpoint stores (F32, F64, I32). */
 export type TensorData = Float32Array | Float64Array | Int32Array;
+/** One stored array: its shape and its flat row-major data. */
 export interface Tensor {
+  /** Dimensions, outermost first (a vector: [length]). */
   shape: number[];
+  /** The entries, row-major; the length is the product of the shape. */
   data: TensorData;
 }
 
+/** Everything a checkpoint file holds, as `saveCheckpoint` takes it and `loadCheckpoint` returns it. */
 export interface CheckpointContent {
   /** What the file holds, e.g. "network". */
   kind: string;
+  /** The config of what is stored (e.g. a NetworkConfig), as JSON. */
   config: unknown;
+  /** The arrays, by name. */
   tensors: Record<string, Tensor>;
+  /** Random stream states, by stream name, to resume from. */
   rng?: Record<string, RngState>;
+  /** Any JSON-able results (e.g. final losses). */
   metrics?: unknown;
+  /** Provenance (seed, code version, commit, creation time, ...). */
   meta?: Record<string, unknown>;
 }
 
+/**
+ * A file that is not a readable checkpoint (missing, truncated, another format or version, wrong shapes); the
+ * message names the file and the problem.
+ */
 export class CheckpointError extends Error {
+  /**
+   * @param file the file that was read
+   * @param problem what was wrong with it
+   */
   constructor(readonly file: string, problem: string) {
     super(`checkpoint ${file}: ${problem}`);
     this.name = "CheckpointError";
@@ -60,6 +80,7 @@ function dtypeName(data: TensorData): DTypeName {
  * on device, write; nothing was left behind`; a file that existed before is left as it was.
  */
 export class WriteError extends Error {
+  /** Always "WriteError". */
   override name = "WriteError";
   /** The cause's error code, e.g. "ENOSPC", "EACCES", "EISDIR" (undefined if it had none). */
   readonly code: string | undefined;
@@ -174,6 +195,10 @@ export function encodeCheckpoint(content: CheckpointContent): Buffer {
   return out;
 }
 
+/**
+ * Writes `content` to `file` in the safetensors layout, atomically.
+ * @throws WriteError if the file could not be written
+ */
 export function saveCheckpoint(file: string, content: CheckpointContent): void {
   writeFileAtomic(file, encodeCheckpoint(content));
 }
@@ -226,6 +251,10 @@ export function decodeCheckpoint(bytes: Buffer, file = "<buffer>"): CheckpointCo
   return { kind: meta.kind, config: parse("config"), tensors, rng: parse("rng") ?? {}, metrics: parse("metrics"), meta: parse("meta") ?? {} };
 }
 
+/**
+ * Reads and checks a checkpoint file.
+ * @throws CheckpointError if it cannot be read or is not a valid checkpoint of this version
+ */
 export function loadCheckpoint(file: string): CheckpointContent {
   let bytes: Buffer;
   try {
@@ -268,15 +297,25 @@ export const TORCH_NAMES: Record<ParamName, string> = {
   mask: "mask.weight",
 };
 
+/** A network checkpoint as `loadNetwork` returns it. */
 export interface NetworkCheckpoint {
+  /** The network, its config validated and its parameters checked against the config's shapes. */
   network: Network;
+  /** Random stream states saved with it ({} if none). */
   rng: Record<string, RngState>;
+  /** Results saved with it (null if none). */
   metrics: unknown;
+  /** Provenance: code version, commit, clean tree, creation time, and whatever the writer added. */
   meta: Record<string, unknown>;
   /** Tensors other than the network's parameters (e.g. training curves). */
   extra: Record<string, Tensor>;
 }
 
+/**
+ * Saves a network's config and parameters (under the reference's PyTorch names), with optional stream states,
+ * metrics, extra metadata and extra tensors; provenance is added to the metadata.
+ * @throws WriteError if the file could not be written
+ */
 export function saveNetwork(
   file: string,
   network: Network,
@@ -295,6 +334,10 @@ export function saveNetwork(
   });
 }
 
+/**
+ * Loads a network saved by `saveNetwork`; tensors that are not parameters come back in `extra`.
+ * @throws CheckpointError if the file is not a network checkpoint or its tensors do not fit its config
+ */
 export function loadNetwork(file: string): NetworkCheckpoint {
   const ck = loadCheckpoint(file);
   if (ck.kind !== "network") throw new CheckpointError(file, `holds a ${JSON.stringify(ck.kind)}, not a network`);

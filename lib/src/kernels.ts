@@ -16,7 +16,9 @@
 import * as fs from "fs";
 import * as path from "path";
 
+/** A float array the kernels take: float32 (training) or float64 (gradient checks). */
 export type FArray = Float32Array | Float64Array;
+/** The engine `gemm` and the fused kernels run on: the OpenBLAS addon or the TypeScript loops. */
 export type Engine = "openblas" | "js";
 
 /** What the native addon reports about the OpenBLAS it is linked against. */
@@ -25,11 +27,15 @@ export interface OpenBlasInfo {
   config: string;
   /** The CPU kernel set chosen at run time, e.g. "Haswell", "SkylakeX", "Zen". */
   corename: string;
+  /** Threads OpenBLAS uses now (`setThreads` changes it). */
   threads: number;
+  /** Processors OpenBLAS sees. */
   procs: number;
+  /** OpenBLAS's threading model, as it was built. */
   parallel: "sequential" | "pthreads" | "openmp" | "unknown";
 }
 
+/** The engine in use and why, as `engine()` returns it. */
 export interface EngineStatus {
   /** The engine `gemm` uses now. */
   name: Engine;
@@ -420,6 +426,7 @@ function scalKernel(alpha: number, x: FArray): void {
  * feedback in V8, so Float32 and Float64 callers each keep a monomorphic kernel. If the source
  * cannot be recompiled (e.g. a code-coverage tool instrumented it), the original is returned:
  * still correct, only slower when both precisions are used.
+ * @typeParam F the function's type, which the copy keeps
  */
 export function specialise<F extends (...args: never[]) => unknown>(fn: F): F {
   try {
@@ -648,7 +655,8 @@ export function distances2<T extends FArray>(x: T, a: T, b: T, out: Float64Array
  * The addon's fused float32 kernels of the hot paths, or null when the OpenBLAS engine is not in use
  * (callers then run their TypeScript loops): the RNN's forward and backward step (lib/native/fbc_rnn.c:
  * one large product plus one pass in C per step) and online BPTT's whole per-step chain (bpttGradient
- * in lib/native/fbc_native.c).
+ * in lib/native/fbc_native.c). Internal: the lib's own network, loss and online-BPTT code call it.
+ * @internal
  */
 export function nativeKernels(): Pick<NativeAddon, "rnnForwardStep" | "rnnBackwardStep" | "bpttGradient"> | null {
   return resolveEngine().native;

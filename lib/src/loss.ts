@@ -18,6 +18,9 @@ import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } 
 import { finite, oneOf, ParameterError } from "./validate";
 import { frobenius } from "./analysis/alignment";
 
+/**
+ * Weights of the pre-training loss's penalty terms. Defaults: `DEFAULT_LOSS`; `lossConfig(overrides)` validates one.
+ */
 export interface LossConfig {
   /** Weight of mean(r^2) ("beta1", 2e-3). */
   rateWeight: number;
@@ -29,8 +32,10 @@ export interface LossConfig {
   penalty: "norm" | "squared";
 }
 
+/** The reference's weights: rate 2e-3, parameters 1e-3, W_rec 1e-3, plain (unsquared) norms. */
 export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze({ rateWeight: 2e-3, paramWeight: 1e-3, recWeight: 1e-3, penalty: "norm" });
 
+/** A complete loss config: `DEFAULT_LOSS` with `overrides` on top, validated. */
 export function lossConfig(overrides: Partial<LossConfig> = {}): LossConfig {
   const c = { ...DEFAULT_LOSS, ...overrides };
   finite("rateWeight", c.rateWeight);
@@ -40,7 +45,9 @@ export function lossConfig(overrides: Partial<LossConfig> = {}): LossConfig {
   return c;
 }
 
+/** The loss of a rollout and its parts (`total` = task + rate + param). */
 export interface LossValue {
+  /** The whole loss L. */
   total: number;
   /** mean(E^2) */
   task: number;
@@ -50,10 +57,14 @@ export interface LossValue {
   param: number;
 }
 
+/** The name of a trained parameter: every parameter but the fixed feedback mask. */
+export type GradName = Exclude<ParamName, "mask">;
 /** Gradients of every parameter but the fixed mask; same shapes as the parameters. */
-export type Grads = Record<Exclude<ParamName, "mask">, FArray>;
-export const GRAD_NAMES = PARAM_NAMES.filter((n) => n !== "mask") as Exclude<ParamName, "mask">[];
+export type Grads = Record<GradName, FArray>;
+/** The parameters that have gradients: all but the fixed mask, in `PARAM_NAMES` order. */
+export const GRAD_NAMES = PARAM_NAMES.filter((n) => n !== "mask") as GradName[];
 
+/** Zero gradients for `net`, one array per trainable parameter in the network's dtype. */
 export function zeroGrads(net: Network): Grads {
   const make = (n: number): FArray => (dtypeOf(net.params.wRec) === "float64" ? new Float64Array(n) : new Float32Array(n));
   const g = {} as Grads;
@@ -83,6 +94,7 @@ export function loss(net: Network, ro: Rollout, config: Partial<LossConfig> = {}
 
 /** Scratch buffers for `lossGradient`, reusable across batches of the same shape. */
 export interface GradWorkspace {
+  /** The shape and dtype the buffers were made for ("dtype:T:B:N:nIn:nOut"); another shape reallocates them. */
   key: string;
   /** [T, B, N] adjoints of the drives a_0 .. a_{T-1}. */
   ga: FArray;
@@ -90,9 +102,13 @@ export interface GradWorkspace {
   ge: FArray;
   /** [T+1, B, nOut] adjoints of the readouts y_0 .. y_T. */
   gy: FArray;
+  /** [B, N] adjoint of the pre-activations x_k at the current step. */
   gx: FArray;
+  /** [B, N] adjoint of x_{k+1} (swapped with gx each step). */
   gxNext: FArray;
+  /** [B, N] adjoint of the rates r_k. */
   gr: FArray;
+  /** [B, nOut] adjoint of the fed-back error at the current step. */
   geps: FArray;
   /** Native path: float64 accumulators of the small weight gradients (see lib/native/fbc_rnn.c). */
   acc: Float64Array;
@@ -126,7 +142,12 @@ export function lossGradient(
   grads: Grads,
   config: Partial<LossConfig> = {},
   work?: GradWorkspace,
-): { value: LossValue; work: GradWorkspace } {
+): {
+  /** The loss of the rollout. */
+  value: LossValue;
+  /** The scratch buffers used; pass them to the next call. */
+  work: GradWorkspace;
+} {
   const c = lossConfig(config);
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = ro;

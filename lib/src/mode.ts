@@ -5,8 +5,13 @@
  */
 import { oneOf } from "./validate";
 
+/** How much a notebook computes: "quick" (small versions, `npm test`) or "full" (full sizes, `npm run report`). */
 export type RunMode = "quick" | "full";
 
+/**
+ * The run mode from $FBC_MODE ("full" when unset).
+ * @throws ParameterError if FBC_MODE is neither "quick" nor "full"
+ */
 export function runMode(): RunMode {
   return oneOf("FBC_MODE", process.env.FBC_MODE ?? "full", ["quick", "full"]);
 }

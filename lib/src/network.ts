@@ -16,11 +16,18 @@ import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
 import { Perturbation, curlField } from "./perturbation";
 
+/**
+ * The network's sizes, time constants and feedback settings. Defaults: `DEFAULT_NETWORK`; `networkConfig(overrides)`
+ * validates one.
+ */
 export interface NetworkConfig {
   /** Recurrent units (400). */
   N: number;
+  /** Input channels (3: target displacement and hold signal; 4 with the go cue). */
   nIn: number;
+  /** Outputs (2: hand velocity). */
   nOut: number;
+  /** Step size in seconds (0.01); must be at most tau. */
   dt: number;
   /** Neuron time constant in seconds (0.05); the leak is a = dt / tau. */
   tau: number;
@@ -38,6 +45,10 @@ export interface NetworkConfig {
   x0Scale: number;
 }
 
+/**
+ * The paper's network: 400 units, 3 inputs, 2 outputs, dt 10 ms, tau 50 ms, dense feedback without delay, the
+ * integrator starting at the readout.
+ */
 export const DEFAULT_NETWORK: Readonly<NetworkConfig> = Object.freeze({
   N: 400,
   nIn: N_INPUTS,
@@ -52,8 +63,10 @@ export const DEFAULT_NETWORK: Readonly<NetworkConfig> = Object.freeze({
   x0Scale: 0.1,
 });
 
+/** Element type of the parameters and rollouts: float32 (training) or float64 (gradient checks). */
 export type DType = "float32" | "float64";
 
+/** The network's parameters, flat row-major arrays. */
 export interface Params<A extends FArray = FArray> {
   /** [N, nIn] */
   wIn: A;
@@ -71,14 +84,23 @@ export interface Params<A extends FArray = FArray> {
   mask: A;
 }
 
+/** The parameter names, in the reference's initialisation order. */
 export const PARAM_NAMES = ["wIn", "wRec", "wOut", "bOut", "wFb", "b", "mask"] as const;
+/** A parameter name: "wIn", "wRec", "wOut", "bOut", "wFb", "b" or "mask". */
 export type ParamName = (typeof PARAM_NAMES)[number];
 
+/** A network: its config and its parameters (all of one dtype). */
 export interface Network<A extends FArray = FArray> {
+  /** Sizes and settings (validated). */
   config: NetworkConfig;
+  /** The weights, biases and feedback mask. */
   params: Params<A>;
 }
 
+/**
+ * A complete network config: `DEFAULT_NETWORK` with `overrides` on top, validated.
+ * @throws ParameterError for an invalid value (e.g. dt > tau)
+ */
 export function networkConfig(overrides: Partial<NetworkConfig> = {}): NetworkConfig {
   const c: NetworkConfig = { ...DEFAULT_NETWORK, ...overrides };
   integer("N", c.N, 1);
@@ -114,6 +136,7 @@ function alloc(dtype: DType, n: number): FArray {
   return alignedArray(dtype, n);
 }
 
+/** "float64" for a Float64Array, "float32" otherwise. */
 export function dtypeOf(a: FArray): DType {
   return a instanceof Float64Array ? "float64" : "float32";
 }
@@ -166,6 +189,7 @@ export function checkParams(net: Network): void {
   }
 }
 
+/** Options of `simulate` and `beginRollout`. */
 export interface SimulateOptions {
   /** Control input on ("fb_in"; default true). The bias b is added either way. */
   feedback?: boolean;
@@ -202,11 +226,17 @@ export interface SimulateOptions {
 
 /** Everything a forward simulation produces, time-major ([steps, B, width]), in the network's dtype. */
 export interface Rollout<A extends FArray = FArray> {
+  /** Steps simulated. */
   T: number;
+  /** Trials in the batch. */
   B: number;
+  /** Recurrent units. */
   N: number;
+  /** Outputs. */
   nOut: number;
+  /** Whether the control input was on (SimulateOptions.feedback). */
   feedback: boolean;
+  /** Whether gradients treat the fed-back error as a constant (SimulateOptions.detachFeedback). */
   detachFeedback: boolean;
   /** The curl force field's gain (SimulateOptions.curlGain; 0: none). push holds the realised pushes. */
   curlGain: number;
@@ -216,6 +246,7 @@ export interface Rollout<A extends FArray = FArray> {
   u: A;
   /** [T, B, nOut] reference velocity v*_k and pushes p_k. */
   ref: A;
+  /** [T, B, nOut] pushes p_k: the task's, plus those the curl field and pushing perturbations realised. */
   push: A;
   /** [T+1, B, N] pre-activations x_0..x_T ("hidden_raw"). */
   x: A;

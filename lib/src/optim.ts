@@ -7,17 +7,31 @@
 import { FArray } from "./kernels";
 import { finite, inRange, positive, ParameterError } from "./validate";
 
+/** Adam's hyperparameters (PyTorch's names and defaults). Defaults: `DEFAULT_ADAM`. */
 export interface AdamConfig {
+  /** Learning rate (1e-3). */
   lr: number;
+  /** Decay of the first-moment average (0.9). */
   beta1: number;
+  /** Decay of the second-moment average (0.999). */
   beta2: number;
+  /** Added to the denominator, sqrt(v) / sqrt(1 - beta2^t) + eps (1e-8). */
   eps: number;
 }
 
+/** PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8. */
 export const DEFAULT_ADAM: Readonly<AdamConfig> = Object.freeze({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
 
 /** Global L2 norm of all gradients, and the factor clipping applied (1 when the norm was within maxNorm). */
-export function clipGradNorm(grads: FArray[], maxNorm: number): { norm: number; scale: number } {
+export function clipGradNorm(
+  grads: FArray[],
+  maxNorm: number,
+): {
+  /** The global L2 norm before clipping. */
+  norm: number;
+  /** The factor every gradient was multiplied by (1: not clipped). */
+  scale: number;
+} {
   positive("maxNorm", maxNorm);
   let s = 0;
   for (const g of grads) for (let i = 0; i < g.length; i++) s += g[i] * g[i];
@@ -29,16 +43,25 @@ export function clipGradNorm(grads: FArray[], maxNorm: number): { norm: number; 
   return { norm, scale: coef };
 }
 
+/** Adam's step count and moments, as `Adam.state()` returns them and checkpoints store. */
 export interface AdamState {
+  /** Steps taken. */
   t: number;
+  /** First moments, by parameter name. */
   m: Record<string, FArray>;
+  /** Second moments, by parameter name. */
   v: Record<string, FArray>;
 }
 
+/** The Adam optimiser over named arrays, updated in place; its moments have each parameter's dtype. */
 export class Adam {
+  /** The validated hyperparameters. */
   readonly config: AdamConfig;
+  /** Steps taken so far (bias corrections use it). */
   t = 0;
+  /** First moments, by parameter name. */
   readonly m: Record<string, FArray> = {};
+  /** Second moments, by parameter name. */
   readonly v: Record<string, FArray> = {};
 
   /** `params`: the tensors this optimiser updates, by name (moments get their dtype and size). */
@@ -75,6 +98,7 @@ export class Adam {
     }
   }
 
+  /** The step count and moments (the live arrays, not copies). */
   state(): AdamState {
     return { t: this.t, m: this.m, v: this.v };
   }

@@ -4,6 +4,7 @@ import * as path from "path";
 /** The repository root (lib/src and lib/dist both sit two levels below it). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
+/** A path inside the repository, from its root (`parts` are joined as by path.join). */
 export function projectPath(...parts: string[]): string {
   return path.join(PROJECT_ROOT, ...parts);
 }

@@ -13,7 +13,12 @@ import type { Rollout } from "./network";
 import { TrialBatch, rotate } from "./task";
 import { ParameterError, finite } from "./validate";
 
+/**
+ * A perturbation instance: a transform of the trials (`targets`), a push on the hand (`push`), or both. Make one
+ * with `createPerturbation` or a registered factory.
+ */
 export interface Perturbation {
+  /** The registered name it was made from (e.g. "target_rotation", "curl"). */
   readonly name: string;
   /**
    * What the target requires: the trials as perturbed (a new batch; the input must not be changed).

@@ -8,24 +8,55 @@ import { readFileSync } from "fs";
 
 /** A Plotly trace; the keys the builders set are typed, anything else Plotly accepts is allowed. */
 export interface Trace {
+  /** Plotly trace type, e.g. "scatter", "heatmap". */
   type?: string;
+  /** For scatter traces: "lines", "markers", "lines+markers", ... */
   mode?: string;
+  /** The legend entry. */
   name?: string;
+  /** x values (numbers, or strings for categories). */
   x?: ArrayLike<number> | ArrayLike<string>;
+  /** y values (numbers, or strings for categories). */
   y?: ArrayLike<number> | ArrayLike<string>;
-  line?: { color?: string; width?: number; dash?: string };
-  marker?: { color?: string; size?: number; symbol?: string };
+  /** Line style. */
+  line?: {
+    /** CSS colour. */
+    color?: string;
+    /** Width in pixels. */
+    width?: number;
+    /** "solid", "dash", "dot", ... */
+    dash?: string;
+  };
+  /** Marker style. */
+  marker?: {
+    /** CSS colour. */
+    color?: string;
+    /** Diameter in pixels. */
+    size?: number;
+    /** Plotly marker symbol, e.g. "circle-open". */
+    symbol?: string;
+  };
+  /** 0 (transparent) to 1. */
   opacity?: number;
+  /** The x axis it is drawn on: "x", "x2", ... (see `onSubplot`). */
   xaxis?: string;
+  /** The y axis it is drawn on: "y", "y2", ... */
   yaxis?: string;
+  /** Traces of one legend group toggle together. */
   legendgroup?: string;
+  /** Whether it has a legend entry. */
   showlegend?: boolean;
+  /** Any other Plotly trace attribute. */
   [key: string]: unknown;
 }
 
+/** A Plotly figure, as `show` takes it. */
 export interface Figure {
+  /** The traces. */
   data: any[];
+  /** Plotly layout (axes, titles, size, ...). */
   layout?: any;
+  /** Plotly config (e.g. { responsive: true }). */
   config?: any;
 }
 
@@ -123,8 +154,11 @@ export function lineTraces(series: Record<string, ArrayLike<number>>, x?: ArrayL
 
 /** A 2-D path of one trial (e.g. hand position over time) and the index of its target. */
 export interface Trajectory {
+  /** x coordinates over time. */
   x: ArrayLike<number>;
+  /** y coordinates over time. */
   y: ArrayLike<number>;
+  /** The target index, which picks the colour. */
   target: number;
 }
 
@@ -170,7 +204,12 @@ export function targetMarkers(targets: ArrayLike<number>[], size = 14): Trace[] 
 }
 
 /** Plotly axis ids of subplot `index` (0-based, row-major): "x", "y" for the first, then "x2", "y2", ... */
-export function subplotAxes(index: number): { xaxis: string; yaxis: string } {
+export function subplotAxes(index: number): {
+  /** "x" for subplot 0, else "x<index + 1>". */
+  xaxis: string;
+  /** "y" for subplot 0, else "y<index + 1>". */
+  yaxis: string;
+} {
   const s = index === 0 ? "" : String(index + 1);
   return { xaxis: "x" + s, yaxis: "y" + s };
 }
@@ -180,16 +219,19 @@ export function onSubplot(index: number, traces: Trace[]): Trace[] {
   return traces.map((t) => ({ ...t, ...subplotAxes(index) }));
 }
 
+/** Options of `grid`. */
 export interface GridOptions {
   /** Subplot titles, row-major. */
   titles?: string[];
   /** Gap between subplots as a fraction of the figure (default 0.08 across, 0.12 down). */
   xgap?: number;
+  /** Vertical gap between subplots as a fraction of the figure (default 0.12). */
   ygap?: number;
   /** Subplots (0-based) whose y scale is locked to their x scale, e.g. those showing 2-D trajectories. */
   equalAspect?: number[];
   /** Pixel size of one subplot (default 320 x 300). */
   cellWidth?: number;
+  /** Pixel height of one subplot (default 300). */
   cellHeight?: number;
 }
 
@@ -239,9 +281,26 @@ export function grid(rows: number, cols: number, opts: GridOptions = {}): Record
 
 /** One panel of reaches: hand paths ([T+1, B, 2], `network.handPositions`) of the trials of `batch`. */
 export interface ReachPanel {
+  /** The panel's title. */
   title: string;
+  /** [T+1, B, 2] hand positions. */
   hand: ArrayLike<number>;
-  batch: { T: number; B: number; position: ArrayLike<number>; targetId: ArrayLike<number>; config: { nTargets: number } };
+  /** The trials the paths belong to (a task.TrialBatch has these fields). */
+  batch: {
+    /** Steps per trial. */
+    T: number;
+    /** Number of trials. */
+    B: number;
+    /** [T, B, 2] target positions; the last step's marks each target. */
+    position: ArrayLike<number>;
+    /** [B] target index of each trial (colours; -1 for random reaches, coloured by trial). */
+    targetId: ArrayLike<number>;
+    /** The reach config's target count. */
+    config: {
+      /** Number of centre-out targets (sets the colour wheel). */
+      nTargets: number;
+    };
+  };
 }
 
 /**
@@ -288,9 +347,13 @@ export function reachPanels(panels: ReachPanel[], opts: { range?: number; cellSi
 
 /** A line with a shaded band (e.g. the mean over seeds or targets and its range or ± sd). */
 export interface Band {
+  /** x values. */
   x: ArrayLike<number>;
+  /** The line. */
   mean: ArrayLike<number>;
+  /** Lower edge of the band. */
   lo: ArrayLike<number>;
+  /** Upper edge of the band. */
   hi: ArrayLike<number>;
 }
 
@@ -348,13 +411,17 @@ export function bandOf(values: ArrayLike<number>, rows: number, cols: number, x?
 
 /** One cell of a heatmap: its column `x` and row `y` labels, a value (mean over seeds) and its spread. */
 export interface HeatCell {
+  /** Column label (e.g. a rotation). */
   x: string;
+  /** Row label (e.g. a learning rate). */
   y: string;
   /** The value shown by colour (NaN when no seed gave one: diverged or not computed). */
   mean: number;
+  /** Standard deviation over seeds (written after the mean). */
   sd?: number;
   /** Seeds in the cell, and how many of them diverged (0 when none). */
   n?: number;
+  /** Seeds of the cell that diverged (0 when none). */
   diverged?: number;
   /** Seeds the cell should have: a cell with fewer (n < of) is marked "n/of seeds" (a partial sweep). */
   of?: number;
@@ -362,17 +429,23 @@ export interface HeatCell {
   missing?: boolean;
 }
 
+/** Options of `heatmapTraces`. */
 export interface HeatmapOptions {
   /** Colour by log10 of the value (colour bar labelled in the values themselves). */
   log?: boolean;
-  /** Colour range in data units (shared between panels so that colours compare). */
+  /** Lower end of the colour range in data units (set zmin and zmax to share a range between panels so that colours compare). */
   zmin?: number;
+  /** Upper end of the colour range in data units (default: Plotly's, from the data). */
   zmax?: number;
+  /** Plotly colour scale name (default "Viridis"). */
   colorscale?: string;
+  /** Whether to draw the colour bar (default true). */
   showscale?: boolean;
+  /** Title of the colour bar. */
   colorbarTitle?: string;
-  /** Column and row order (default: order of first appearance). */
+  /** Column order (default: order of first appearance). */
   xOrder?: string[];
+  /** Row order (default: order of first appearance). */
   yOrder?: string[];
   /** Cell text for a computed cell (default: mean ± sd with 2 significant digits). */
   label?: (c: HeatCell) => string;

@@ -21,10 +21,18 @@ import { ParameterError } from "./validate";
 
 /** What a plugin registered. */
 export interface LoadedPlugin {
+  /**
+   * The plugin's path as recorded in results: relative to the project root when inside it, else absolute (or
+   * `shownAs`).
+   */
   file: string;
+  /** SHA-256 of the file's bytes, hex. */
   sha256: string;
+  /** Names of the learning rules it registered. */
   rules: string[];
+  /** Names of the perturbations it registered. */
   perturbations: string[];
+  /** Names of the target sets it registered. */
   targetSets: string[];
 }
 

@@ -2,12 +2,18 @@
  * A progress bar for long command-line runs: count, rate, ETA and the latest metrics. On a terminal it
  * redraws one line; otherwise (logs, CI) it prints a full line at most every `logEverySeconds`.
  */
+
+/** Options of a `Progress` bar. */
 export interface ProgressOptions {
+  /** Shown at the start of every line. */
   label: string;
+  /** The count at which the work is done. */
   total: number;
   /** Count already done when the bar starts (after a resume); the rate counts only new work. */
   start?: number;
+  /** Unit of the rate, as in "12.3 trials/s" (default "it"). */
   unit?: string;
+  /** Where to write (default: process.stderr). */
   stream?: NodeJS.WriteStream;
   /** Seconds between lines when not on a terminal (default: $FBC_PROGRESS_EVERY, else 30). */
   logEverySeconds?: number;
@@ -21,12 +27,14 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s % 60).padStart(2, "0")}s`;
 }
 
+/** A progress bar for a count of units of work; call `update` as work finishes and `log` for messages in between. */
 export class Progress {
   private readonly t0 = performance.now();
   private readonly start: number;
   private lastLog = -Infinity;
   private readonly stream: NodeJS.WriteStream;
 
+  /** @param opts label, total and where and how often to print */
   constructor(private readonly opts: ProgressOptions) {
     this.start = opts.start ?? 0;
     this.stream = opts.stream ?? process.stderr;

@@ -15,6 +15,7 @@ import { createHash } from "crypto";
 import { execFileSync } from "child_process";
 import { dataPath } from "./paths";
 
+/** The code's git commit and whether the tree was clean, as `provenance()` returns them. */
 export interface Provenance {
   /** Full commit hash of HEAD, or null outside a git checkout. */
   commit: string | null;
@@ -67,8 +68,11 @@ export function sha256Text(text: string): string {
 
 /** One setting that differs: its dotted key and the two values (undefined: absent on that side). */
 export interface SettingDifference {
+  /** Dotted path of the setting, e.g. "network.fbDelay". */
   key: string;
+  /** Its value in the stored settings. */
   stored: unknown;
+  /** Its value in the requested settings. */
   requested: unknown;
 }
 

@@ -14,11 +14,24 @@ export type OptionValues = Record<string, unknown>;
 
 /** Where a definition comes from: recorded beside results, so that results of another version are refused. */
 export type Source =
-  | { kind: "built-in" }
+  | {
+      /** Shipped with the lib. */
+      kind: "built-in";
+    }
   /** A plugin file loaded by `loadPlugin` (the path as given, and the SHA-256 of its bytes). */
-  | { kind: "plugin"; file: string; sha256: string }
+  | {
+      /** Registered by a plugin file while `loadPlugin` loaded it. */
+      kind: "plugin";
+      /** The plugin's path as recorded in results (see plugin.LoadedPlugin.file). */
+      file: string;
+      /** SHA-256 of the plugin file's bytes, hex. */
+      sha256: string;
+    }
   /** Defined in this process (a notebook cell, a test): nothing outside the process identifies it. */
-  | { kind: "session" };
+  | {
+      /** Registered in this process outside a plugin file. */
+      kind: "session";
+    };
 
 /** A named component: how to make a fresh one from options, and what it is. */
 export interface Definition<T> {
@@ -57,7 +70,10 @@ export function plainOptions(field: string, options: OptionValues): OptionValues
 export class Registry<T, D extends Definition<T> = Definition<T>> {
   private readonly defs: Map<string, D & { source: Source }>;
 
-  /** `check` validates what `create` returned (one-line errors naming the component). */
+  /**
+   * @param kind the kind of component, as error messages and `--help` name it ("rule", "perturbation", "target set")
+   * @param check validates what `create` returned (one-line errors naming the component)
+   */
   constructor(readonly kind: string, private readonly check: (made: unknown, what: string) => void = () => {}) {
     const key = Symbol.for(`fbcontrol.registry.${kind}`);
     const g = globalThis as unknown as Record<symbol, Map<string, D & { source: Source }> | undefined>;
@@ -93,7 +109,10 @@ export class Registry<T, D extends Definition<T> = Definition<T>> {
   }
 
   /** A registered definition; a one-line error listing the registered names otherwise. */
-  get(name: string): D & { source: Source } {
+  get(name: string): D & {
+    /** Where the definition came from (filled in on registration). */
+    source: Source;
+  } {
     const def = typeof name === "string" ? this.defs.get(name) : undefined;
     if (!def) {
       const names = this.names().map((n) => JSON.stringify(n)).join(", ");
@@ -140,7 +159,9 @@ export class Registry<T, D extends Definition<T> = Definition<T>> {
 
 /** A component given by name with its options, as configs and grids store it. */
 export interface Named {
+  /** The registered name. */
   name: string;
+  /** Its options; missing ones take the definition's defaults. */
   options?: OptionValues;
 }
 

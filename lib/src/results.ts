@@ -17,10 +17,15 @@ function arquero(): typeof aqType {
   return require("arquero") as typeof aqType;
 }
 
+/** The logs of one adaptation run, as `loadAdaptationRuns` reads them or an `Adapter` holds them. */
 export interface RunRecords {
+  /** The run's condition label, e.g. "rflo+c" (rule, "+c" with the control input on). */
   condition: string;
+  /** The run's seed (AdaptConfig.seed). */
   seed: number;
+  /** One record per trial, in order. */
   trials: TrialRecord[];
+  /** One record per test of the feedback-off test error, in order (the first before any trial). */
   tests: TestRecord[];
   /** Per-step local alignment of the trials listed in the run's stepTrials (empty when none). */
   steps?: StepRecord[];
@@ -30,7 +35,12 @@ export interface RunRecords {
    * Set when the run diverged (its loss or W_rec stopped being finite): the trial and why. Its logs then
    * end there, and it has no final error: `finalError` returns NaN for it.
    */
-  diverged?: { trial: number; because: string } | null;
+  diverged?: {
+    /** The trial at which it diverged. */
+    trial: number;
+    /** What stopped being finite. */
+    because: string;
+  } | null;
 }
 
 /** The run's test error after its last trial, or NaN when it diverged (its last test predates that). */
@@ -62,18 +72,24 @@ export function loadAdaptationRuns(dir: string): RunRecords[] {
   return runs;
 }
 
+/** A curve over seeds, as `seedBand` and `stepBand` return it: the mean and the range at each x (a plot.Band). */
+export interface SeedBand {
+  /** The x values: trial numbers (`seedBand`) or steps (`stepBand`). */
+  x: number[];
+  /** Mean over the seeds at each x. */
+  mean: number[];
+  /** Smallest value over the seeds at each x. */
+  lo: number[];
+  /** Largest value over the seeds at each x. */
+  hi: number[];
+}
+
 /**
  * Mean and range over the seeds of one condition of a per-trial or per-test column, each seed's series
  * first smoothed by a trailing mean over `window` entries: for plotting a curve with a band. Runs that
  * diverged are left out (their logs stop early); if every seed diverged, the band ends at the earliest.
  */
-export function seedBand(
-  runs: RunRecords[],
-  condition: string,
-  log: "trials" | "tests",
-  column: string,
-  window = 1,
-): { x: number[]; mean: number[]; lo: number[]; hi: number[] } {
+export function seedBand(runs: RunRecords[], condition: string, log: "trials" | "tests", column: string, window = 1): SeedBand {
   const all = runs.filter((r) => r.condition === condition);
   if (all.length === 0) throw new Error(`no runs of condition ${JSON.stringify(condition)}`);
   const finished = all.filter((r) => !r.diverged);
@@ -181,7 +197,7 @@ export function windowSummary(runs: RunRecords[], column: string, windows: [numb
 }
 
 /** Per step of trial `trial`: the mean and range over seeds of a condition's per-step local alignment. */
-export function stepBand(runs: RunRecords[], condition: string, trial: number): { x: number[]; mean: number[]; lo: number[]; hi: number[] } {
+export function stepBand(runs: RunRecords[], condition: string, trial: number): SeedBand {
   const mine = runs.filter((r) => r.condition === condition).map((r) => (r.steps ?? []).filter((s) => s.trial === trial));
   if (mine.length === 0 || mine.some((s) => s.length === 0)) throw new Error(`no per-step records of trial ${trial} for every run of ${JSON.stringify(condition)}`);
   const n = Math.min(...mine.map((s) => s.length));
@@ -196,11 +212,50 @@ export function stepBand(runs: RunRecords[], condition: string, trial: number): 
 
 /** A merged sweep (`npm run sweep -- merge`): the grid, one row per finished cell, the test curves and the merge's provenance. */
 export interface SweepResults {
+  /** The grid the sweep ran (checked). */
   grid: SweepGrid;
+  /** One row per finished cell (sweep.csv). */
   rows: SweepRow[];
-  curves: { id: string; condition: string; rotation: number; lr: number; seed: number; trial: number; testError: number }[];
+  /** The test-error curves of every finished cell, one entry per test (curves.csv). */
+  curves: {
+    /** The cell's id. */
+    id: string;
+    /** The cell's condition label, e.g. "rflo+c". */
+    condition: string;
+    /** The cell's rotation, in degrees. */
+    rotation: number;
+    /** The cell's learning rate. */
+    lr: number;
+    /** The cell's seed. */
+    seed: number;
+    /** Trials done before the test. */
+    trial: number;
+    /** The test error, feedback off. */
+    testError: number;
+  }[];
   /** sweep.json: cells, finished, diverged, missing ids, commits, engines, core-hours, best rates. */
-  info: { cells: number; finished: number; diverged: number; missing: string[]; coreHours: number; wallHours?: number; cellsWithoutCpuTime?: number; commits: Record<string, number>; engines: Record<string, number>; mergedAt: string };
+  info: {
+    /** Cells in the grid. */
+    cells: number;
+    /** Cells with a result. */
+    finished: number;
+    /** Finished cells whose run diverged. */
+    diverged: number;
+    /** Ids of the cells without a result. */
+    missing: string[];
+    /** CPU core-hours of the finished cells (of those that recorded it). */
+    coreHours: number;
+    /** Wall-clock hours of the cells' processes (larger than coreHours when cores were shared). */
+    wallHours?: number;
+    /** Finished cells that recorded no CPU time (older results). */
+    cellsWithoutCpuTime?: number;
+    /** Cells per code commit that computed them ("<sha> (dirty)" for an unclean tree). */
+    commits: Record<string, number>;
+    /** Cells per engine description that computed them. */
+    engines: Record<string, number>;
+    /** When the merge ran (ISO 8601). */
+    mergedAt: string;
+  };
 }
 
 /** Reads a merged sweep folder (sweep.json, sweep.csv, curves.csv). */

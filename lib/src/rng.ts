@@ -10,10 +10,16 @@
  */
 import { integer, finite, ParameterError } from "./validate";
 
+/**
+ * The serialisable state of an `Rng`: what `Rng.state()` returns, `Rng.fromState` accepts and checkpoints store
+ * (plain JSON).
+ */
 export interface RngState {
+  /** The generator; the only one there is. */
   algorithm: "xoshiro128**";
   /** Provenance only: the seed and stream this generator was derived from. */
   seed: number;
+  /** Provenance only: the stream name (e.g. "weights") the generator was derived from. */
   stream: string;
   /** The four 32-bit state words. */
   s: [number, number, number, number];
@@ -21,7 +27,9 @@ export interface RngState {
 
 /** The streams every run has (more can be made with `Rng.seeded(seed, name)`). */
 export const STREAM_NAMES = ["weights", "trials", "init"] as const;
+/** The name of one of the standard streams: "weights", "trials" or "init". */
 export type StreamName = (typeof STREAM_NAMES)[number];
+/** One generator per standard stream, as `makeStreams(seed)` returns them. */
 export type Streams = Record<StreamName, Rng>;
 
 const TWO_POW_32 = 4294967296;
@@ -47,12 +55,21 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
+/**
+ * A seedable xoshiro128** generator. Make one with `Rng.seeded(seed, stream)` or `Rng.fromState(state)`; `state()`
+ * and `clone()` snapshot it. Every draw advances the state.
+ */
 export class Rng {
   private s0: number;
   private s1: number;
   private s2: number;
   private s3: number;
 
+  /**
+   * @param seed the run seed it was derived from (provenance only)
+   * @param stream the stream name it was derived from (provenance only)
+   * @param s the four 32-bit state words
+   */
   private constructor(readonly seed: number, readonly stream: string, s: readonly number[]) {
     [this.s0, this.s1, this.s2, this.s3] = s.map((w) => w | 0);
   }
@@ -72,6 +89,10 @@ export class Rng {
     return new Rng(seed, stream, s);
   }
 
+  /**
+   * A generator that continues from a saved state (checked: the algorithm, four words in [0, 2^32), not all zero).
+   * @throws ParameterError if the state is not a valid xoshiro128** state
+   */
   static fromState(state: RngState): Rng {
     if (!state || state.algorithm !== "xoshiro128**") {
       throw new ParameterError("state.algorithm", `must be "xoshiro128**", got ${JSON.stringify(state?.algorithm)}`);
@@ -83,6 +104,7 @@ export class Rng {
     return new Rng(state.seed, state.stream, state.s);
   }
 
+  /** A snapshot of the current state; `Rng.fromState` of it continues with the same numbers. */
   state(): RngState {
     return {
       algorithm: "xoshiro128**",
@@ -92,6 +114,7 @@ export class Rng {
     };
   }
 
+  /** An independent copy at the same state (draws from one do not advance the other). */
   clone(): Rng {
     return Rng.fromState(this.state());
   }

@@ -4,6 +4,7 @@ import type { ColumnTable } from "arquero";
 import { displayBundle } from "./plot";
 import { writeFileAtomic } from "./checkpoint";
 
+/** Options of arquero's `toHTML` and `toMarkdown` (e.g. `limit`, `maxdigits`), as `showTable` takes them. */
 export type TableHTMLOptions = NonNullable<Parameters<ColumnTable["toHTML"]>[0]>;
 
 /**

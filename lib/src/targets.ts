@@ -14,6 +14,7 @@ import { ParameterError, finite, integer, positive } from "./validate";
 
 /** A fixed, numbered set of reach targets (the hand starts at the centre). */
 export interface TargetSet {
+  /** The registered name it was made from (e.g. "centre_out"). */
   readonly name: string;
   /** Targets are numbered 0 .. count - 1. */
   readonly count: number;

@@ -10,6 +10,10 @@
 import { Rng } from "./rng";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
 
+/**
+ * The timing and geometry of the reach (all tasks). Defaults: `DEFAULT_REACH`; `reachConfig(overrides)` validates
+ * one.
+ */
 export interface ReachConfig {
   /** Steps per trial (reference: 125). */
   T: number;
@@ -47,6 +51,7 @@ export interface ReachConfig {
 export interface PreparationConfig {
   /** The go cue comes delayMin..delayMax steps after the target cue (stimOn), a uniform integer per trial (30, 70: 300-700 ms). */
   delayMin: number;
+  /** Latest go cue, in steps after stimOn (70); see delayMin. */
   delayMax: number;
   /** Steps the go-cue pulse on input channel 3 lasts (10); its height is the hold signal's. */
   goCueSteps: number;
@@ -54,6 +59,10 @@ export interface PreparationConfig {
   testDelay: number;
 }
 
+/**
+ * The paper's reach: T 125 steps of 10 ms, peak speed at step 70, 8 centre-out targets at radius 5, random reaches in a
+ * workspace of ±6, reference shift 1.
+ */
 export const DEFAULT_REACH: Readonly<ReachConfig> = Object.freeze({
   T: 125,
   dt: 0.01,
@@ -67,6 +76,7 @@ export const DEFAULT_REACH: Readonly<ReachConfig> = Object.freeze({
   referenceShift: 1,
 });
 
+/** Velocity pushes of the "random_pushed" task (SPEC §3.6). Defaults: `DEFAULT_PUSH`. */
 export interface PushConfig {
   /** Per trial and per output dimension, probability of one push ("pratio", 0.25). */
   probability: number;
@@ -76,9 +86,14 @@ export interface PushConfig {
   halfWidth: number;
   /** Push centre c is uniform over the integers in [onsetMin, onsetMax) (20, 190); pushes past T are cut off. */
   onsetMin: number;
+  /** End (exclusive) of the range of push centres, in steps (190); see onsetMin. */
   onsetMax: number;
 }
 
+/**
+ * The reference's pushes: probability 0.25 per trial and output dimension, amplitude 10, 10 steps long, centred in
+ * [20, 190).
+ */
 export const DEFAULT_PUSH: Readonly<PushConfig> = Object.freeze({
   probability: 0.25,
   amplitude: 10,
@@ -87,6 +102,10 @@ export const DEFAULT_PUSH: Readonly<PushConfig> = Object.freeze({
   onsetMax: 190,
 });
 
+/**
+ * The instructed-delay variant's preparatory period: go 30-70 steps after the target cue, a 10-step go cue, test-set
+ * delay 50.
+ */
 export const DEFAULT_PREPARATION: Readonly<PreparationConfig> = Object.freeze({ delayMin: 30, delayMax: 70, goCueSteps: 10, testDelay: 50 });
 
 /**
@@ -95,10 +114,14 @@ export const DEFAULT_PREPARATION: Readonly<PreparationConfig> = Object.freeze({ 
  * for the 100-step movement.
  */
 export const REACH_VARIANTS = {
+  /** The paper's task: `DEFAULT_REACH` unchanged. */
   standard: {} as Partial<ReachConfig>,
+  /** A preparatory period (`DEFAULT_PREPARATION`), a go-cue input channel and T = 200. */
   instructed_delay: { T: 200, preparation: { ...DEFAULT_PREPARATION } } as Partial<ReachConfig>,
 } as const;
+/** The name of a reach variant: "standard" or "instructed_delay". */
 export type ReachVariant = keyof typeof REACH_VARIANTS;
+/** The names of `REACH_VARIANTS`, in order. */
 export const REACH_VARIANT_NAMES = Object.keys(REACH_VARIANTS) as ReachVariant[];
 
 /** The reach config of a named variant, with `overrides` on top (validated). */
@@ -112,7 +135,11 @@ export function variantOf(c: ReachConfig): ReachVariant {
   return c.preparation ? "instructed_delay" : "standard";
 }
 
+/**
+ * The task names `makeTrials` accepts: random reaches, random reaches with velocity pushes, and centre-out reaches.
+ */
 export const TASK_NAMES = ["random", "random_pushed", "centre_out"] as const;
+/** A task name: "random", "random_pushed" or "centre_out". */
 export type TaskName = (typeof TASK_NAMES)[number];
 
 /** Number of input channels the network sees in the paper's task: target displacement (2) and the hold signal (1). */
@@ -121,12 +148,21 @@ export const N_INPUTS = 3;
 export function inputChannels(c: ReachConfig): number {
   return c.preparation ? N_INPUTS + 1 : N_INPUTS;
 }
+/** Number of network outputs: the hand's x and y velocity. */
 export const N_OUTPUTS = 2;
 
+/**
+ * A batch of B trials: the network's inputs, the targets and the reach geometry, time-major float64 arrays (see the
+ * module comment for the layout).
+ */
 export interface TrialBatch {
+  /** The task the trials were drawn from ("random_pushed" once pushes are added). */
   task: TaskName;
+  /** The reach config the trials were made with. */
   config: ReachConfig;
+  /** Steps per trial. */
   T: number;
+  /** Number of trials. */
   B: number;
   /** Input channels: 3, or 4 in the instructed-delay variant. */
   nIn: number;
@@ -145,6 +181,7 @@ export interface TrialBatch {
   pushes: Float64Array;
   /** [B, 2] start and (unrotated) end positions. */
   start: Float64Array;
+  /** [B, 2] end positions of the reaches, before any rotation. */
   end: Float64Array;
   /** [B] centre-out target index, or -1 for random reaches. */
   targetId: Int32Array;
@@ -412,11 +449,15 @@ export function addPushes(batch: TrialBatch, rng: Rng, push: Partial<PushConfig>
   return { ...batch, task: batch.task === "random" ? "random_pushed" : batch.task, pushes };
 }
 
+/** What `makeTrials` draws: a task, an optional rotation, and overrides of the reach and push configs. */
 export interface TrialSpec {
+  /** The task: "random", "random_pushed" or "centre_out" (any other name is rejected). */
   task: TaskName;
   /** Visuomotor rotation in degrees (counter-clockwise), 0 by default. */
   rotationDeg?: number;
+  /** Overrides of `DEFAULT_REACH` (validated by `reachConfig`). */
   reach?: Partial<ReachConfig>;
+  /** Overrides of `DEFAULT_PUSH`, for "random_pushed" only. */
   push?: Partial<PushConfig>;
 }
 

@@ -107,7 +107,7 @@ export function tfLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: Arra
 export function tfStepLossGradient(tf: TF, net: Network, batch: TrialBatch, x0: ArrayLike<number>, k: number, opts: { feedback?: boolean } = {}): Float32Array {
   const shapes = paramShapes(net.config);
   const nOut = net.config.nOut;
-  let out = new Float32Array(0);
+  let out: Float32Array = new Float32Array(0);
   tf.tidy(() => {
     const p = Object.fromEntries(GRAD_NAMES.map((n) => [n, tf.tensor(Float32Array.from(net.params[n]), shapes[n])])) as Record<Exclude<ParamName, "mask">, Tensor>;
     const f = (wRec: Tensor) => {

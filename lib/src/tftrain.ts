@@ -16,9 +16,9 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { initTf } from "./backend";
-import { GRAD_NAMES, LossValue } from "./loss";
+import { GRAD_NAMES, GradName, LossValue } from "./loss";
 import { AdamState } from "./optim";
-import { Network, ParamName, checkParams, cloneNetwork, paramShapes } from "./network";
+import { Network, checkParams, cloneNetwork, paramShapes } from "./network";
 import { Rng } from "./rng";
 import { N_OUTPUTS, TrialBatch, inputChannels, makeTrials } from "./task";
 import { tfLossTerms } from "./tfmodel";
@@ -27,18 +27,22 @@ import { ParameterError, integer } from "./validate";
 
 type TF = typeof tfType;
 type Tensor = tfType.Tensor;
-type GradName = Exclude<ParamName, "mask">;
 
 /** What one batch reports: as Pretrainer.step's BatchResult, without the evaluation. */
 export type TfBatchResult = Omit<BatchResult, "eval">;
 
 /** tfmodel's loss terms as a vector [total, task, rate, param], so that one pass yields the curve's columns too. */
-export function tfLossParts(tf: TF, net: Network, p: Record<GradName, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, detachFeedback: boolean, config: PretrainConfig["loss"]): Tensor {
+export function tfLossParts(tf: TF, net: Network, p: Record<GradName, tfType.Tensor>, batch: TrialBatch, x0: ArrayLike<number>, detachFeedback: boolean, config: PretrainConfig["loss"]): tfType.Tensor {
   const t = tfLossTerms(tf, net, p, batch, x0, { detachFeedback }, config);
   return tf.stack([t.total, t.task, t.rate, t.param]);
 }
 
+/**
+ * Pre-training batches on TensorFlow.js with the weights and Adam's moments kept on the backend; see the
+ * module comment. `dispose()` frees them.
+ */
 export class TfPretrainer {
+  /** The validated config. */
   readonly config: PretrainConfig;
   /** Names Adam updates, in GRAD_NAMES order (wFb only when config.trainFeedback), as Pretrainer's Adam. */
   readonly trainable: readonly GradName[];
@@ -54,6 +58,10 @@ export class TfPretrainer {
   /**
    * Uploads `net` (and `adam`, else zero moments at t = 0) to the active backend of `tf`. Later changes to
    * `net` are not seen: the weights live on the backend until `exportNetwork`/`syncTo`.
+   * @param tf the tfjs module with the backend to run on (e.g. `(await backend.initTf()).tf`)
+   * @param net the start network
+   * @param config the pre-training config (validated again)
+   * @param adam Adam's state to continue from (default: zero moments, t = 0)
    */
   constructor(readonly tf: TF, net: Network, config: PretrainConfig, adam?: AdamState) {
     checkParams(net);

@@ -15,16 +15,25 @@ import { controlAlignment, grandMean } from "./analysis/activityGradient";
 import { CheckpointError, Tensor, loadNetwork, saveNetwork } from "./checkpoint";
 import { ParameterError, integer, oneOf, positive } from "./validate";
 
+/** Everything a pre-training run depends on. Defaults and validation: `pretrainConfig`. */
 export interface PretrainConfig {
+  /** The run's seed: weights, trials and initial states draw from its streams (0). */
   seed: number;
   /** Number of batches (the reference's "epochs"): 5000. */
   batches: number;
+  /** Trials per batch (256). */
   batchSize: number;
+  /** The training task ("random"; "random_pushed" adds velocity pushes). */
   task: TaskName;
+  /** The network to train (its nIn must match the reach's input channels). */
   network: NetworkConfig;
+  /** The reach of the training trials and test sets. */
   reach: ReachConfig;
+  /** The loss's penalty weights. */
   loss: LossConfig;
+  /** Adam's hyperparameters (lr 1e-3). */
   adam: AdamConfig;
+  /** Maximum global gradient norm; larger gradients are scaled down to it (0.2). */
   clipNorm: number;
   /** Train W_fb (default: exactly when the network has feedback, fbDensity > 0, as the reference). */
   trainFeedback: boolean;
@@ -38,6 +47,12 @@ export interface PretrainConfig {
   testTrials: number;
 }
 
+/**
+ * A complete pre-training config: the reference's settings (5000 batches of 256 random reaches, clipping at
+ * 0.2, Adam 1e-3, evaluation every 10 batches) with `overrides` on top, validated. The network's nIn
+ * follows the reach variant unless given.
+ * @throws ParameterError for an invalid value
+ */
 export function pretrainConfig(overrides: Partial<Omit<PretrainConfig, "network" | "reach" | "loss" | "adam">> & {
   network?: Partial<NetworkConfig>;
   reach?: Partial<ReachConfig>;
@@ -86,12 +101,17 @@ export const TRAIN_COLUMNS = ["batch", "loss", "task", "rate", "param", "gradNor
  */
 export const EVAL_COLUMNS = ["batch", "centreOut_fb", "centreOut_nofb", "rotated_fb", "rotated_nofb", "random_fb", "random_nofb", "wfbAlignment", "controlCosOneStep", "controlCosAdjoint"] as const;
 
+/** The fixed test sets of a pre-training run. */
 export interface TestSets {
+  /** One trial per centre-out target (nTargets of the reach: 8). */
   centreOut: TrialBatch;
+  /** The centre-out set rotated by testRotationDeg. */
   rotated: TrialBatch;
+  /** testTrials random reaches, drawn from the run's "test" stream. */
   random: TrialBatch;
 }
 
+/** The test sets of a config; the same config always gives the same sets. */
 export function testSets(c: PretrainConfig): TestSets {
   const centreOut = centreOutAll(c.reach);
   return {
@@ -101,6 +121,7 @@ export function testSets(c: PretrainConfig): TestSets {
   };
 }
 
+/** One evaluation: a value per `EVAL_COLUMNS` name (batch is NaN until the trainer sets it). */
 export type EvalRow = Record<(typeof EVAL_COLUMNS)[number], number>;
 
 /** Test losses of a network on the standard test sets, each with feedback on and off, from fixed initial states. */
@@ -123,24 +144,43 @@ export function evaluate(net: Network, sets: TestSets, seed: number): EvalRow {
   };
 }
 
+/** What `Pretrainer.step` reports about one batch. */
 export interface BatchResult {
+  /** Batches done before this one (0 for the first). */
   batch: number;
+  /** The batch's loss, before the update. */
   value: LossValue;
+  /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Wall-clock seconds of the batch (without evaluation). */
   seconds: number;
+  /** The evaluation, on batches where one ran. */
   eval?: EvalRow;
 }
 
+/**
+ * A pre-training run in progress: `Pretrainer.create(config)` starts one, `step()` trains one batch, `save`
+ * and `Pretrainer.resume` continue it bit for bit.
+ */
 export class Pretrainer {
+  /** The fixed test sets (`testSets(config)`). */
   readonly sets: TestSets;
+  /** The optimiser, over the trainable parameters (W_fb only with trainFeedback). */
   readonly adam: Adam;
   private grads: Grads;
   private rollout?: Rollout;
   private work?: GradWorkspace;
   /** Rows of TRAIN_COLUMNS and EVAL_COLUMNS so far. */
   trainCurve: number[][] = [];
+  /** Rows of EVAL_COLUMNS so far, one per evaluation. */
   evalCurve: number[][] = [];
 
+  /**
+   * @param config the validated config
+   * @param net the network being trained (updated in place)
+   * @param trials the stream the training trials draw from
+   * @param init the stream the initial states draw from
+   */
   private constructor(
     readonly config: PretrainConfig,
     readonly net: Network,
@@ -152,6 +192,7 @@ export class Pretrainer {
     this.grads = zeroGrads(net);
   }
 
+  /** A new run: a fresh network drawn from the config's seed, no batches done. */
   static create(config: PretrainConfig): Pretrainer {
     const net = initNetwork(config.network, Rng.seeded(config.seed, "weights"));
     return new Pretrainer(config, net, Rng.seeded(config.seed, "trials"), Rng.seeded(config.seed, "init"));
@@ -260,7 +301,12 @@ function unstack(t: Tensor | undefined, stored: readonly string[], wanted: reado
 }
 
 /** The curves of a saved pre-training checkpoint as column arrays, for plots and tables. */
-export function curves(file: string): { train: Record<string, Float64Array>; eval: Record<string, Float64Array> } {
+export function curves(file: string): {
+  /** One array per TRAIN_COLUMNS name, one entry per batch. */
+  train: Record<string, Float64Array>;
+  /** One array per EVAL_COLUMNS name, one entry per evaluation (NaN for columns the checkpoint predates). */
+  eval: Record<string, Float64Array>;
+} {
   const ck = loadNetwork(file);
   const stored = ck.metrics as { trainColumns?: string[]; evalColumns?: string[] } | null;
   const columns = (t: Tensor | undefined, names: readonly string[], wanted: readonly string[]) => {

@@ -19,6 +19,7 @@ import { Rng } from "../rng";
 import { ParameterError, oneOf } from "../validate";
 import { frobenius } from "./alignment";
 
+/** Options of `controlAlignment` and `rateAdjoint`. */
 export interface ActivityGradientOptions {
   /** Losses in the adjoint target: from step k+1 on ("from-next", default) or after it ("after-next"). */
   horizon?: "from-next" | "after-next";
@@ -105,7 +106,9 @@ export function oneStepGradient(net: Network, ro: Rollout): Float64Array {
 
 /** Per trial and step: how the control input c_k compares with a target direction at r_{k+1}. */
 export interface ControlComparison {
+  /** Steps per trial. */
   T: number;
+  /** Trials. */
   B: number;
   /** [B, T] cos(c_k, g_k); NaN where either is zero (c_0 = 0: the first step has no fed-back error). */
   cosine: Float64Array;
@@ -113,9 +116,13 @@ export interface ControlComparison {
   normRatio: Float64Array;
 }
 
+/** The control inputs of a rollout compared with both activity-space targets, as `controlAlignment` returns them. */
 export interface ControlAlignment {
+  /** Against the one-step gradient g1_k = -d l_{k+1} / d r_{k+1}. */
   oneStep: ControlComparison;
+  /** Against the adjoint g2_k = -d L / d r_{k+1} over the horizon. */
   adjoint: ControlComparison;
+  /** The options used, defaults filled in. */
   options: Required<ActivityGradientOptions>;
 }
 
@@ -162,7 +169,20 @@ export function controlAlignment(net: Network, ro: Rollout, options: ActivityGra
 }
 
 /** Per step: mean, standard deviation, min and max over the trials of a [B, T] array (NaN entries skipped). */
-export function acrossTrials(values: Float64Array, B: number, T: number): { mean: Float64Array; sd: Float64Array; min: Float64Array; max: Float64Array } {
+export function acrossTrials(
+  values: Float64Array,
+  B: number,
+  T: number,
+): {
+  /** [T] mean over trials (NaN where every trial is NaN). */
+  mean: Float64Array;
+  /** [T] sample standard deviation over trials (NaN with fewer than 2 values). */
+  sd: Float64Array;
+  /** [T] smallest value over trials. */
+  min: Float64Array;
+  /** [T] largest value over trials. */
+  max: Float64Array;
+} {
   if (values.length !== B * T) throw new ParameterError("values", `must have B*T = ${B * T} entries, got ${values.length}`);
   const mean = new Float64Array(T);
   const sd = new Float64Array(T);

@@ -14,11 +14,13 @@ import { finite, integer, ParameterError } from "../validate";
 export interface AcuteCondition {
   /** Name used in tables and legends (e.g. "fb network, feedback on"); unique within a call. */
   label: string;
+  /** The network to run (not changed). */
   network: Network;
   /** Control input c_k = (M o W_fb) e_k added to the units (true) or not (false). */
   feedback: boolean;
 }
 
+/** Options of `acuteResponses`. */
 export interface AcuteOptions {
   /** Unrotated trials (default: the 8 centre-out reaches, `task.centreOutAll()`). */
   batch?: TrialBatch;
@@ -32,10 +34,13 @@ export interface AcuteOptions {
 export interface AcuteResponse {
   /** Counter-clockwise rotation of the targets, in degrees. */
   angle: number;
+  /** The condition's label. */
   label: string;
+  /** Whether the control input was on. */
   feedback: boolean;
   /** The rotated trials. */
   batch: TrialBatch;
+  /** The forward pass on the rotated trials. */
   rollout: Rollout;
   /** [B] mean squared position error of each trial, over all T+1 stored steps (`network.trialErrors`). */
   trialErrors: Float64Array;

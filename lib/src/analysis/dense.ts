@@ -58,7 +58,15 @@ export function solveDense(A: Float64Array, b: Float64Array, n: number): Float64
 }
 
 /** Diagonal and off-diagonal of the tridiagonal matrix similar to symmetric A (Householder reflections). */
-export function tridiagonalise(A: Float64Array, n: number): { d: Float64Array; e: Float64Array } {
+export function tridiagonalise(
+  A: Float64Array,
+  n: number,
+): {
+  /** [n] the diagonal. */
+  d: Float64Array;
+  /** [n - 1] the off-diagonal: e[i] couples d[i] and d[i + 1]. */
+  e: Float64Array;
+} {
   if (A.length !== n * n) throw new ParameterError("A", `must be ${n} x ${n}`);
   const a = Float64Array.from(A);
   const v = new Float64Array(n);

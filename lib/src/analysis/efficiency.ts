@@ -13,9 +13,13 @@
 import type { TestRecord, TrialRecord, WindowRecord } from "../adapt";
 import { ParameterError } from "../validate";
 
+/** The logs the efficiencies are computed from: a results.RunRecords or a live Adapter's logs. */
 export interface EfficiencyRecords {
+  /** One record per trial (updateNorm, driftNorm, efficiency). */
   trials: TrialRecord[];
+  /** One record per test (testError; stepDistance and predictedDecrease with testGradient). */
   tests: TestRecord[];
+  /** Efficiency windows (recorded with efficiencyWindows). */
   windows?: WindowRecord[];
 }
 
@@ -35,7 +39,15 @@ export function cumulativeEfficiency(run: EfficiencyRecords): Float64Array {
 }
 
 /** (ii) For window length w: |W_{t+w} - W_t| / sum |dW_s| per window, with each window's end trial. */
-export function windowEfficiency(run: EfficiencyRecords, w: number): { end: number[]; efficiency: number[] } {
+export function windowEfficiency(
+  run: EfficiencyRecords,
+  w: number,
+): {
+  /** Each window's end trial. */
+  end: number[];
+  /** Each window's |W_{t+w} - W_t| / sum |dW_s|. */
+  efficiency: number[];
+} {
   const mine = (run.windows ?? []).filter((r) => Number(r.window) === w);
   if (mine.length === 0) throw new ParameterError("w", `no windows of length ${w} recorded (run with efficiencyWindows including ${w})`);
   return { end: mine.map((r) => Number(r.end)), efficiency: mine.map((r) => Number(r.distance) / Number(r.path)) };
@@ -45,7 +57,14 @@ export function windowEfficiency(run: EfficiencyRecords, w: number): { end: numb
  * (iii) Between consecutive tests: the measured decrease of the test error per unit |W_rec change|, and
  * the first-order prediction -grad . dW / |dW| from the earlier test's gradient; with each interval's end.
  */
-export function functionSpaceEfficiency(run: EfficiencyRecords): { end: number[]; measured: number[]; predicted: number[] } {
+export function functionSpaceEfficiency(run: EfficiencyRecords): {
+  /** The trial count at the end of each interval (its later test). */
+  end: number[];
+  /** Measured decrease of the test error per unit |dW| over the interval. */
+  measured: number[];
+  /** First-order predicted decrease per unit |dW|, -grad . dW / |dW|. */
+  predicted: number[];
+} {
   const out = { end: [] as number[], measured: [] as number[], predicted: [] as number[] };
   for (let i = 1; i < run.tests.length; i++) {
     const t = run.tests[i];

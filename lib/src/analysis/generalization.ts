@@ -10,6 +10,7 @@ import { Rng } from "../rng";
 import { ReachConfig, TrialBatch, centreOut, centreOutAll, randomReaches, rotate } from "../task";
 import { integer } from "../validate";
 
+/** The three test sets of the generalization analysis, all rotated by the same angle. */
 export interface GeneralizationSets {
   /** The 8 centre-out targets adaptation trains on, rotated. */
   trained: TrialBatch;
@@ -31,12 +32,17 @@ export function generalizationSets(rotationDeg: number, options: { randomReaches
   };
 }
 
+/** Test errors (mean squared position error) on the three generalization sets, and the gaps. */
 export interface GeneralizationErrors {
+  /** On the 8 trained targets. */
   trained: number;
+  /** On the 8 targets half-way between them. */
   between: number;
+  /** On the random reaches. */
   random: number;
-  /** between - trained, and random - trained. */
+  /** between - trained. */
   gapBetween: number;
+  /** random - trained. */
   gapRandom: number;
 }
 

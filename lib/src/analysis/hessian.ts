@@ -17,23 +17,34 @@ import { Network, cloneNetwork, simulate } from "../network";
 import { TrialBatch, selectTrials } from "../task";
 import { ParameterError, integer } from "../validate";
 
+/** One trial's step loss l = |e_{k+1}|^2 / 2 as a function of W_rec: what `StepHessian` differentiates. */
 export interface StepProblem {
+  /** The network; its W_rec is the point where derivatives are taken (copied to float64). */
   net: Network;
   /** The trial (batch element `trial` of `batch`). */
   batch: TrialBatch;
+  /** Index of the trial in `batch` (default 0). */
   trial?: number;
   /** Initial pre-activations of that trial [N]. */
   x0: ArrayLike<number>;
   /** The fed-back error it received, [T, nOut] (a rollout's eps of that trial); ignored when feedback is off. */
   eps: ArrayLike<number>;
+  /** Whether the replayed error enters as the control input (as in the rollout it came from). */
   feedback: boolean;
   /** The step: the loss is that of e_{k+1}. */
   k: number;
 }
 
+/**
+ * Derivatives of one step's loss with respect to W_rec (module comment): `gradient()`, the Hessian-vector
+ * product `hvp(v)` and the Gauss-Newton product `gaussNewton(v)`, on vectors of length dim = N².
+ */
 export class StepHessian {
+  /** Recurrent units. */
   readonly N: number;
+  /** N², the length of W_rec and of every vector the products take. */
   readonly dim: number;
+  /** The step: the loss is that of e_{k+1}. */
   readonly k: number;
   /** l = |e_{k+1}|^2 / 2 at these weights. */
   readonly loss: number;

@@ -20,14 +20,20 @@ import { Rng } from "../rng";
 import { tridiagonalEigenvalue } from "./krylov";
 import { ParameterError, integer, oneOf, positive } from "../validate";
 
+/** The three definitions of the step Jacobian (module comment). */
 export const JACOBIAN_KINDS = ["open", "closed", "reduced"] as const;
+/** A Jacobian definition: "open", "closed" or "reduced". */
 export type JacobianKind = (typeof JACOBIAN_KINDS)[number];
 
 /** Float64 copies of what the Jacobians need, and the operator J_k (and J_k^T) on B row vectors at once. */
 export class StepJacobian {
+  /** Size of the state J_k acts on: N, or N + nOut for "closed". */
   readonly dim: number;
+  /** Recurrent units. */
   readonly N: number;
+  /** Trials in the rollout. */
   readonly B: number;
+  /** Steps in the rollout (J_k for k = 0..T-1). */
   readonly T: number;
   private readonly nOut: number;
   private readonly alpha: number;
@@ -43,6 +49,12 @@ export class StepJacobian {
   private readonly tmpO: Float64Array;
   private readonly tmpO2: Float64Array;
 
+  /**
+   * @param net the network the rollout ran
+   * @param ro the rollout along which the Jacobians are taken
+   * @param kind the Jacobian definition
+   * @throws ParameterError for "closed" or "reduced" with a feedback delay
+   */
   constructor(net: Network, ro: Rollout, readonly kind: JacobianKind) {
     oneOf("kind", kind, JACOBIAN_KINDS);
     const c = net.config;
@@ -254,7 +266,9 @@ export class StepJacobian {
   }
 }
 
+/** Options of `jacobianNorms`. */
 export interface JacobianNormOptions {
+  /** The Jacobian definition (default "open"). */
   kind?: JacobianKind;
   /** Lengths s of the products J_k ... J_{k-s+1} whose spectral norms are wanted (default [1]). */
   products?: number[];
@@ -262,15 +276,21 @@ export interface JacobianNormOptions {
   steps?: number[];
   /** Lanczos on P^T P: stop when the top Ritz value changes by less than this (relative; 1e-9), or after maxIterations (150). */
   tolerance?: number;
+  /** Most Lanczos iterations per evaluation (150). */
   maxIterations?: number;
   /** Stream for the starting vectors (default a fixed one). */
   rng?: Rng;
 }
 
+/** Norms of the step Jacobians along a rollout, as `jacobianNorms` returns them. */
 export interface JacobianNorms {
+  /** The Jacobian definition used. */
   kind: JacobianKind;
+  /** Steps in the rollout. */
   T: number;
+  /** Trials. */
   B: number;
+  /** The steps k evaluated, in column order. */
   steps: number[];
   /** [B, steps.length] |J_k|_F. */
   frobenius: Float64Array;
@@ -278,6 +298,7 @@ export interface JacobianNorms {
   spectral: Map<number, Float64Array>;
   /** Largest number of Lanczos iterations any evaluation needed (it did not converge if it hit the limit). */
   iterations: number;
+  /** Whether every Lanczos evaluation converged within maxIterations. */
   converged: boolean;
 }
 
@@ -348,7 +369,14 @@ export function lanczosTop(
   maxIt: number,
   tol: number,
   rng: Rng,
-): { top: Float64Array; its: number; ok: boolean } {
+): {
+  /** [B] the largest eigenvalue of each operator (the top Ritz value). */
+  top: Float64Array;
+  /** Lanczos iterations run. */
+  its: number;
+  /** Whether every operator converged (or reached an invariant subspace) within maxIt. */
+  ok: boolean;
+} {
   const m = Math.min(maxIt, dim);
   const Q = new Float64Array((m + 1) * B * dim); // Lanczos vectors, [j][b][i]
   const alpha = new Float64Array(B * m);

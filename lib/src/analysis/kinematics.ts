@@ -7,6 +7,7 @@
 import { TrialBatch } from "../task";
 import { integer, ParameterError } from "../validate";
 
+/** Signed sideways distance of hand paths from the start-target line, as `lateralDeviation` returns it. */
 export interface LateralDeviation {
   /** [B] the signed perpendicular distance of largest size along each trial's path. */
   peak: Float64Array;
@@ -49,7 +50,17 @@ export function lateralDeviation(hand: Float64Array, batch: TrialBatch): Lateral
  * `before`, also the mean speed over the steps k < before[b] of each trial b (e.g. its go step), the
  * hand's drift while it should hold still.
  */
-export function meanSpeed(v: ArrayLike<number>, T: number, B: number, before?: ArrayLike<number>): { overTime: Float64Array; beforeMean: number } {
+export function meanSpeed(
+  v: ArrayLike<number>,
+  T: number,
+  B: number,
+  before?: ArrayLike<number>,
+): {
+  /** [T+1] mean hand speed over trials at each step. */
+  overTime: Float64Array;
+  /** Mean speed over the steps before each trial's `before` step (NaN without `before`, or with no such step). */
+  beforeMean: number;
+} {
   integer("v.length", v.length, (T + 1) * B * 2, (T + 1) * B * 2);
   if (before !== undefined) integer("before.length", before.length, B, B);
   const overTime = new Float64Array(T + 1);
@@ -68,12 +79,15 @@ export function meanSpeed(v: ArrayLike<number>, T: number, B: number, before?: A
   return { overTime, beforeMean: count ? sum / count : NaN };
 }
 
+/** Where reaches end relative to their targets, as `endpoints` returns it. */
 export interface Endpoints {
   /** [B] signed angle (degrees, + counter-clockwise) from the start->target direction to the start->hand direction at the last step. */
   angleDeg: Float64Array;
   /** [B] distance of the hand's last position from the start, over the start-target distance. */
   lengthRatio: Float64Array;
+  /** Mean of `angleDeg` over the trials. */
   meanAngleDeg: number;
+  /** Mean of `lengthRatio` over the trials. */
   meanLengthRatio: number;
 }
 

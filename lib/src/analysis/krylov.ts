@@ -10,21 +10,27 @@ import { ParameterError, integer, positive } from "../validate";
 /** out = A v for a symmetric A (out and v do not overlap). */
 export type SymmetricOperator = (v: Float64Array, out: Float64Array) => void;
 
+/** Options of the solvers `minres` and `cg`. */
 export interface SolveOptions {
   /** Solve (A + shift I) x = b (default 0). */
   shift?: number;
   /** Stop when the relative residual |(A + shift I) x - b| / |b| <= tol, checked on the true residual (1e-6). */
   tol?: number;
+  /** Most iterations (one product each; default 1000). */
   maxIterations?: number;
 }
 
+/** A solution of (A + shift I) x = b and how it was reached. */
 export interface SolveResult {
+  /** The solution. */
   x: Float64Array;
+  /** Iterations run (operator products, not counting the residual check). */
   iterations: number;
   /** The true relative residual |(A + shift I) x - b| / |b|, recomputed from x. */
   residual: number;
   /** The solver's own running estimate of the same, at the end. */
   estimate: number;
+  /** Whether the true residual reached tol. */
   converged: boolean;
 }
 
@@ -200,9 +206,13 @@ export function tridiagonalEigenvalue(a: ArrayLike<number>, b: ArrayLike<number>
   return 0.5 * (lo + hi);
 }
 
+/** The extreme eigenvalues of a symmetric operator, as `lanczosExtremes` estimates them. */
 export interface LanczosExtremes {
+  /** The smallest Ritz value (estimate of the smallest eigenvalue). */
   min: number;
+  /** The largest Ritz value (estimate of the largest eigenvalue). */
   max: number;
+  /** Lanczos iterations run (one product each). */
   iterations: number;
   /** Both extremes changed by less than tol (relative to the spectral radius estimate) in the last iteration. */
   converged: boolean;
@@ -271,7 +281,16 @@ export function lanczosExtremes(A: SymmetricOperator, dim: number, options: { ma
  */
 export function topEigenvalues(
   A: SymmetricOperator, dim: number, count: number, options: { maxIterations?: number; tol?: number; rng?: Rng } = {},
-): { eigenvalues: number[]; smallest: number; iterations: number; converged: boolean } {
+): {
+  /** The `count` largest Ritz values, largest first. */
+  eigenvalues: number[];
+  /** The smallest Ritz value. */
+  smallest: number;
+  /** Lanczos iterations run (one product each). */
+  iterations: number;
+  /** Whether the `count` values settled within tol (or the Krylov space became invariant). */
+  converged: boolean;
+} {
   const m = Math.min(integer("maxIterations", options.maxIterations ?? 100, count), dim);
   const tol = positive("tol", options.tol ?? 1e-8);
   let prev: number[] = [];

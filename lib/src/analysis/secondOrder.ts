@@ -18,6 +18,7 @@ import { cg, lanczosExtremes, minres } from "./krylov";
 import { denseMatrix, solveDense, symmetricEigenvalues } from "./dense";
 import { cosine } from "./alignment";
 
+/** What `secondOrderAlignment` analyses and how. */
 export interface SecondOrderOptions {
   /** Trials at which to analyse (trial indices, 0-based); the run goes on until the last of them. */
   trials: number[];
@@ -29,6 +30,7 @@ export interface SecondOrderOptions {
   matrix?: "hessian" | "gauss-newton";
   /** Relative residual target |(H + lambda I) s + g| / |g| (1e-6) and iteration limit (2000). */
   tol?: number;
+  /** Iteration limit of each solve (2000). */
   maxIterations?: number;
   /** Lanczos iterations for the extreme eigenvalues of H (0: skip; default 0). */
   eigenIterations?: number;
@@ -43,9 +45,13 @@ export interface SecondOrderOptions {
   onRow?: (row: SecondOrderRow) => void;
 }
 
+/** One analysed (trial, step, lambda): the damped Newton step against the rule's update and the gradient. */
 export interface SecondOrderRow {
+  /** The trial (0-based). */
   trial: number;
+  /** The step k (the loss is that of e_{k+1}). */
   step: number;
+  /** The damping lambda. */
   lambda: number;
   /** l_{k+1} = |e_{k+1}|^2 / 2 at that moment. */
   loss: number;
@@ -55,21 +61,29 @@ export interface SecondOrderRow {
   cosGradient: number;
   /** cos(dw_k, -g): the rule against the gradient at the same weights. */
   cosRuleGradient: number;
+  /** Iterations of the solver (MINRES or CG). */
   iterations: number;
   /** True relative residual reached. */
   residual: number;
+  /** Whether the solver reached tol. */
   converged: boolean;
   /** |s| / |g|. */
   stepRatio: number;
   /** Extreme eigenvalues of H (NaN unless eigenIterations > 0; on the first lambda's row only). */
   eigMin: number;
+  /** Largest eigenvalue estimate of H (NaN unless eigenIterations > 0; first lambda's row only). */
   eigMax: number;
+  /** Wall-clock seconds of the row (the first lambda's also counts the gradient and the eigenvalues). */
   seconds: number;
   /** With dense: |s - s_dense| / |s_dense|, cos(s_dense, dw_k), the exact extreme eigenvalues of H and the condition number of H + lambda I (NaN otherwise). */
   denseStepError: number;
+  /** With dense: cos(s_dense, dw_k) (NaN otherwise). */
   cosRuleDense: number;
+  /** With dense: the smallest eigenvalue of H (NaN otherwise). */
   eigMinDense: number;
+  /** With dense: the largest eigenvalue of H (NaN otherwise). */
   eigMaxDense: number;
+  /** With dense: the condition number of H + lambda I, max |eig + lambda| / min |eig + lambda| (NaN otherwise). */
   conditionDense: number;
 }
 

@@ -20,16 +20,24 @@ import { TrialBatch } from "../task";
 import { ParameterError, integer } from "../validate";
 import { topEigenvalues } from "./krylov";
 
+/** How the test loss is evaluated: initial states and the control input. */
 export interface TestLossOptions {
   /** Initial pre-activations [B, N]; otherwise drawn from `init` (default: the adapter's test states, stream "eval-init" of seed 1). */
   x0?: ArrayLike<number>;
+  /** Stream for the initial states when x0 is not given (default: stream "eval-init" of seed 1). */
   init?: Rng;
   /** Control input on, with the error it fed back replayed as an external input (default false: the test with feedback off). */
   feedback?: boolean;
 }
 
+/**
+ * The test loss L(W_rec) of a batch (module comment) at fixed weights: `gradient()` and exact
+ * Hessian-vector products `hvp(v)` on vectors of length dim = N², in float64.
+ */
 export class TestLossHessian {
+  /** Recurrent units. */
   readonly N: number;
+  /** N², the length of W_rec and of every vector the products take. */
   readonly dim: number;
   /** L at these weights (equal to network.taskLoss of the same rollout). */
   readonly loss: number;
@@ -49,6 +57,12 @@ export class TestLossHessian {
   private gradCache?: Float64Array;
   private gaCache?: Float64Array;
 
+  /**
+   * @param net the network (copied to float64; its W_rec is the point where derivatives are taken)
+   * @param batch the test trials
+   * @param options initial states and the control input
+   * @throws ParameterError for a network without recurrence
+   */
   constructor(net: Network, batch: TrialBatch, options: TestLossOptions = {}) {
     const n64 = cloneNetwork(net, "float64");
     const cfg = n64.config;
@@ -191,14 +205,19 @@ export class TestLossHessian {
   }
 }
 
+/** The top of the test-loss Hessian's spectrum, as `sharpness` returns it. */
 export interface SharpnessResult {
   /** The top eigenvalues of H, largest first. */
   eigenvalues: number[];
   /** The smallest Ritz value found (H is indefinite in general; a negative value says so). */
   smallest: number;
+  /** The test loss L at these weights. */
   loss: number;
+  /** |dL/dW_rec| (Frobenius). */
   gradientNorm: number;
+  /** Lanczos iterations run (one Hessian-vector product each). */
   iterations: number;
+  /** Whether the top eigenvalues settled within tol. */
   converged: boolean;
 }
 

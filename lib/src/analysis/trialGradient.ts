@@ -13,6 +13,7 @@ import { GradWorkspace, Grads, lossGradient, zeroGrads } from "../loss";
 import { Network, Rollout, simulate } from "../network";
 import { TrialBatch } from "../task";
 
+/** The trial's initial state and control setting for `trialGradient`. */
 export interface TrialGradientOptions {
   /** Initial pre-activations [B, N]. */
   x0: ArrayLike<number>;
@@ -22,8 +23,11 @@ export interface TrialGradientOptions {
 
 /** Reusable buffers for repeated calls with the same shapes (e.g. once per adaptation trial). */
 export interface TrialGradientWork {
+  /** The last rollout (reused by the next simulation). */
   ro?: Rollout;
+  /** The gradient buffers; grads.wRec is the returned G. */
   grads?: Grads;
+  /** The loss gradient's scratch buffers. */
   loss?: GradWorkspace;
 }
 

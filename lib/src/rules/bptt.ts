@@ -16,6 +16,7 @@ import { FArray, axpyNorm2, gemm, nativeKernels } from "../kernels";
 import { Network, Rollout } from "../network";
 import { LearningRule, newArray } from "./rule";
 
+/** The online BPTT rule (name "bptt"): the exact gradient of each step's loss through the trial so far. */
 export class OnlineBptt implements LearningRule {
   readonly name = "bptt";
   private net!: Network;

@@ -10,6 +10,10 @@ import { FArray } from "../kernels";
 import { Network, Rollout } from "../network";
 import { ErrorProjection, LearningRule, newArray, projectError } from "./rule";
 
+/**
+ * The FED rule: the projected error times a leaky trace of the presynaptic rates. Its name is "fed", or
+ * "fed_t" with projection "transpose".
+ */
 export class Fed implements LearningRule {
   readonly name: string;
   private net!: Network;
@@ -18,7 +22,13 @@ export class Fed implements LearningRule {
   private s!: FArray;
   private alpha = 0;
 
-  constructor(readonly options: { projection?: ErrorProjection } = {}) {
+  /** @param options the error projection (default "feedback": W_fb) */
+  constructor(
+    readonly options: {
+      /** W_fb ("feedback", default) or W_out^T ("transpose"). */
+      projection?: ErrorProjection;
+    } = {},
+  ) {
     this.name = options.projection === "transpose" ? "fed_t" : "fed";
   }
 

@@ -14,8 +14,10 @@ export { OnlineBptt } from "./bptt";
 
 /** The built-in rules; `ruleNames()` lists these and every rule registered since. */
 export const RULE_NAMES = ["rflo", "bptt", "fed"] as const;
+/** The name of a built-in rule: "rflo", "bptt" or "fed". */
 export type RuleName = (typeof RULE_NAMES)[number];
 
+/** Options of the built-in local rules (rflo, fed); BPTT takes none. */
 export interface RuleOptions {
   /** Error projection of the local rules (ignored by BPTT): W_fb ("feedback", default) or W_out^T ("transpose"). */
   projection?: ErrorProjection;

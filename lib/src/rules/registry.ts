@@ -14,7 +14,12 @@ import { LearningRule } from "./rule";
 /** A named rule: a fresh instance per adaptation run, its options, and its default learning rates. */
 export interface RuleDefinition extends Definition<LearningRule> {
   /** Learning rates used when a run gives none: with the control input on and off. */
-  defaultLr?: { control: number; plain: number };
+  defaultLr?: {
+    /** With the control input on. */
+    control: number;
+    /** With the control input off. */
+    plain: number;
+  };
 }
 
 /** Throws a one-line error unless `rule` has the LearningRule methods. */

@@ -12,11 +12,18 @@ import { Network, Rollout } from "../network";
 import { ErrorProjection, LearningRule, newArray, projectError } from "./rule";
 import { ParameterError } from "../validate";
 
+/** Options of `Rflo`. */
 export interface RfloOptions {
+  /** W_fb ("feedback", default) or W_out^T ("transpose", the reference's RFLO_t). */
   projection?: ErrorProjection;
+  /** Reproduce RFLO_t's bug of using row 0 of P for every unit (SPEC §10.6); needs projection "transpose". */
   legacyRow0?: boolean;
 }
 
+/**
+ * The RFLO rule: an eligibility trace of W_rec's entries times the projected error. Its name is "rflo",
+ * "rflo_t" (projection "transpose") or "rflo_t_row0" (with legacyRow0).
+ */
 export class Rflo implements LearningRule {
   readonly name: string;
   private net!: Network;
@@ -27,6 +34,10 @@ export class Rflo implements LearningRule {
   /** The step whose trace update `advance` deferred, so that `accumulate` can fuse it with the update (-1: none). */
   private pending = -1;
 
+  /**
+   * @param options the error projection and the legacy row-0 bug
+   * @throws ParameterError for legacyRow0 without projection "transpose"
+   */
   constructor(readonly options: RfloOptions = {}) {
     if (options.legacyRow0 && options.projection !== "transpose") {
       throw new ParameterError("legacyRow0", 'reproduces a bug of the reference\'s RFLO_t and needs projection "transpose"');

@@ -17,6 +17,11 @@ export interface TrialContext {
   seed: number;
 }
 
+/**
+ * An online learning rule for W_rec. The adaptation loop calls `reset` at the start of each trial, then at
+ * every step `advance(k)` and `accumulate(k, ...)` (or `accumulateWithDrive`). Register one with
+ * `registerRule` to use it everywhere a built-in rule goes.
+ */
 export interface LearningRule {
   /** e.g. "rflo", "bptt". */
   readonly name: string;
@@ -52,6 +57,7 @@ export interface LearningRule {
    * Adapter.save stores, and `loadState` restores on resume, so that a resumed run ends as an uninterrupted one.
    */
   saveState?(): unknown;
+  /** Optional, with `saveState`: restores the snapshot it returned (on resume, before the next trial's `reset`). */
   loadState?(state: unknown): void;
 }
 
