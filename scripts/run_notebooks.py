@@ -10,7 +10,8 @@ Runs on Debian's Python (nbclient 0.7, nbformat 5, nbconvert 6.5). The .ipynb fi
 cell's text output (stdout, stderr and text/plain results; figures are named, not printed).
 --no-code leaves the code cells out of the HTML (prose, figures and printed results stay): for
 colleagues who read rather than run. --index also writes DIR/index.html, linking every report with its
-notebook's title and first paragraph.
+notebook's title and first paragraph, and the lib's API reference DIR/api/index.html (`npm run docs` builds
+it in reports/api; `npm run report` builds it first).
 """
 import argparse
 import os
@@ -137,6 +138,13 @@ def write_index(out, notebooks, args, results):
                      f'<div class="intro">{intro}</div><p class="file">{html.escape(path.name)}</p></li>')
     mode = "full mode, from the shipped data" if args.mode == "full" else "quick mode (small recomputed versions)"
     code = "code cells hidden" if args.no_code else "with code"
+    if (out / "api" / "index.html").exists():
+        api = ('<p class="api"><a href="api/index.html">API reference</a> of the lib (<code>fbcontrol</code>): '
+               'every exported module, class and function, built by <code>npm run docs</code>.</p>')
+    else:
+        api = ('<p class="api"><a href="api/index.html">API reference</a> of the lib (<code>fbcontrol</code>): '
+               'not built yet; <code>npm run docs</code> writes it to reports/api/ '
+               '(<code>npm run report</code> builds it first).</p>')
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Feedback control guides credit assignment: reports</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}}
@@ -145,6 +153,7 @@ li{{list-style:none;margin:0 0 1.6em 0}} h2{{font-size:1.15em;margin:0 0 .3em 0}
 <body><h1>Feedback control guides credit assignment in recurrent neural networks</h1>
 <p>Reports of the notebooks reproducing Kaleb, Feulner, Gallego &amp; Clopath (NeurIPS 2024), {mode}, {code};
 written {time.strftime("%Y-%m-%d %H:%M")}. Each report is self-contained and opens offline.</p>
+{api}
 <ul>{"".join(items)}</ul></body></html>
 """
     write_atomic(out / "index.html", page)
