@@ -31,6 +31,7 @@ export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
   fed: { control: 5e-5, plain: 5e-5 },
 };
 
+/** Everything that defines an adaptation run; results record it whole, and a stored run is reused or resumed only with an identical one. */
 export interface AdaptConfig {
   /**
    * The learning rule's registered name (rules.ruleNames(): the built-in rflo, bptt, fed, and any rule
@@ -128,6 +129,11 @@ export function ruleName(rule: RuleInput): string {
 /** What adaptConfig takes: any field of AdaptConfig, a partial reach config, and a rule in any form RuleInput allows. */
 export type AdaptOverrides = Partial<Omit<AdaptConfig, "reach" | "rule">> & { reach?: Partial<ReachConfig>; rule?: RuleInput };
 
+/**
+ * A complete, checked adaptation config: the paper's defaults (rule rflo with control, its paper learning
+ * rate, 1000 trials, 30° rotation, seed 1, a test every 25 trials) overridden by `overrides`. A rule given as
+ * a definition, factory or instance is registered and stored by name; every error names the field.
+ */
 export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
   const rule = ruleName(overrides.rule ?? "rflo");
   const def = ruleRegistry.get(rule);
@@ -248,6 +254,7 @@ export interface StepObserver {
   afterUpdate?(k: number, dw: FArray): void;
 }
 
+/** One learning trial as `npm run adapt` writes it to <run>.trials.csv. */
 export interface TrialRecord {
   trial: number;
   /** Target index of this trial. */
@@ -278,6 +285,7 @@ export interface StepRecord {
   localAlignment: number;
 }
 
+/** One test (feedback off, every target of the set, fixed initial states), as written to <run>.tests.csv. */
 export interface TestRecord {
   /** Trials done before this test. */
   trial: number;
@@ -338,6 +346,10 @@ function trialSetting(c: AdaptConfig): { targets: TargetSet; perturbations: Pert
   return { targets, perturbations };
 }
 
+/**
+ * One adaptation run: a copy of the pre-trained network learning trial after trial (batch 1) with one rule,
+ * tested every testEvery trials, with optional passive measurements; saved and resumed exactly.
+ */
 export class Adapter {
   readonly net: Network;
   readonly rule: LearningRule;

@@ -46,6 +46,7 @@ export interface SweepGrid {
   ruleOptions?: Record<string, OptionValues>;
 }
 
+/** One cell of a grid: a condition at one rotation, learning rate and seed. */
 export interface SweepCell {
   /** Position in the grid's fixed order (sharding uses it). */
   index: number;
@@ -59,6 +60,7 @@ export interface SweepCell {
   seed: number;
 }
 
+/** How a cell ended: it ran all its trials, or it diverged (and stopped there). */
 export type CellStatus = "done" | "diverged";
 
 /** What a finished cell yields. */
@@ -342,6 +344,7 @@ export interface SweepRow {
   divergedAt: number | null;
 }
 
+/** The merged table's row for a finished cell. */
 export function sweepRow(cell: SweepCell, r: CellResult): SweepRow {
   return {
     id: cell.id,
@@ -368,6 +371,7 @@ export interface SweepSummaryRow {
   sd: number;
 }
 
+/** Per condition, rotation and learning rate: mean and sd of the final test error over the seeds that did not diverge, and how many did. */
 export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
   const groups = new Map<string, SweepRow[]>();
   for (const r of rows) {
