@@ -25,7 +25,15 @@ import { describeDiff, settingsDiff } from "./provenance";
 import { CheckpointError, Tensor, loadCheckpoint, loadNetwork, saveNetwork } from "./checkpoint";
 
 /** The paper's learning rates ([PAPER], FIGURES.md); FED (not in the paper) uses RFLO's. */
-export const PAPER_LR: Record<RuleName, { control: number; plain: number }> = {
+export const PAPER_LR: Record<
+  RuleName,
+  {
+    /** With the control input on while learning ("+c"). */
+    control: number;
+    /** Without it. */
+    plain: number;
+  }
+> = {
   bptt: { control: 1e-4, plain: 5e-6 },
   rflo: { control: 5e-5, plain: 5e-5 },
   fed: { control: 5e-5, plain: 5e-5 },
@@ -59,7 +67,9 @@ export interface AdaptConfig {
   control: boolean;
   /** Learning rate as given (before any reference transform). */
   lr: number;
+  /** Adaptation trials (batch 1). */
   trials: number;
+  /** The paper's target rotation, degrees counter-clockwise (applied first, even at 0). */
   rotationDeg: number;
   /** Seeds the trial order and initial states of this adaptation run. */
   seed: number;
@@ -67,7 +77,9 @@ export interface AdaptConfig {
   testEvery: number;
   /** "reference": apply the reference code's LR rules (÷10, ×|W_fb|/|W_out|, SPEC §6.4); "none": use lr as is. */
   lrTransform: "none" | "reference";
+  /** Error projection of the built-in local rules: W_fb ("feedback") or W_out^T ("transpose"). */
   projection: ErrorProjection;
+  /** RFLO_t's row-0 bug (SPEC §10.6; only with projection "transpose"). */
   legacyRow0: boolean;
   /** A rule run passively beside the learning one, for alignment measurements (null: none). */
   compare: string | null;
@@ -100,6 +112,7 @@ export interface AdaptConfig {
    * with it; tests run with feedback off, so they do not see it.
    */
   fbDelay: number | null;
+  /** The reaching task (timing, targets, variant), from the pre-trained network by default. */
   reach: ReachConfig;
 }
 
@@ -127,7 +140,12 @@ export function ruleName(rule: RuleInput): string {
 }
 
 /** What adaptConfig takes: any field of AdaptConfig, a partial reach config, and a rule in any form RuleInput allows. */
-export type AdaptOverrides = Partial<Omit<AdaptConfig, "reach" | "rule">> & { reach?: Partial<ReachConfig>; rule?: RuleInput };
+export type AdaptOverrides = Partial<Omit<AdaptConfig, "reach" | "rule">> & {
+  /** Reach config fields to change (the rest: defaults). */
+  reach?: Partial<ReachConfig>;
+  /** The rule: a registered name, a definition, a factory or an instance (RuleInput). */
+  rule?: RuleInput;
+};
 
 /**
  * A complete, checked adaptation config: the paper's defaults (rule rflo with control, its paper learning
@@ -256,6 +274,7 @@ export interface StepObserver {
 
 /** One learning trial as `npm run adapt` writes it to <run>.trials.csv. */
 export interface TrialRecord {
+  /** Trial index (0-based). */
   trial: number;
   /** Target index of this trial. */
   target: number;
@@ -279,7 +298,9 @@ export interface TrialRecord {
 
 /** The local alignment at one step of a trial listed in stepTrials. */
 export interface StepRecord {
+  /** Trial index. */
   trial: number;
+  /** Step k (the update for e_{k+1}). */
   step: number;
   /** cos(dw_k, dw_k of the comparison rule). */
   localAlignment: number;
@@ -299,9 +320,13 @@ export interface TestRecord {
 
 /** With efficiencyWindows: over trials [end - window, end), |W_end - W_start|_F against the path length sum |dW_trial|_F. */
 export interface WindowRecord {
+  /** Window length (trials). */
   window: number;
+  /** Trials done at the window's end. */
   end: number;
+  /** |W_end - W_start|_F. */
   distance: number;
+  /** Path length: sum of |dW_trial|_F over the window. */
   path: number;
 }
 
@@ -311,6 +336,11 @@ export interface WindowRecord {
  * cure is a lower learning rate.
  */
 export class DivergenceError extends ParameterError {
+  /**
+   * @param trial the trial at which the run diverged
+   * @param lr the learning rate applied
+   * @param because what stopped being finite
+   */
   constructor(readonly trial: number, readonly lr: number, readonly because: string) {
     super("lr", `the run diverged at trial ${trial} (lr ${lr}): ${because}; lower the learning rate`);
     this.name = "DivergenceError";
@@ -322,6 +352,12 @@ export class DivergenceError extends ParameterError {
  * the rule, the trial and the step (and the rule's own message).
  */
 export class RuleError extends Error {
+  /**
+   * @param rule the rule's name
+   * @param trial the trial in which it failed
+   * @param step the step in which it failed
+   * @param because its message (first line)
+   */
   constructor(readonly rule: string, readonly trial: number, readonly step: number, readonly because: string) {
     super(`rule ${rule}, trial ${trial}, step ${step}: ${because}`);
     this.name = "RuleError";
@@ -351,22 +387,33 @@ function trialSetting(c: AdaptConfig): { targets: TargetSet; perturbations: Pert
  * tested every testEvery trials, with optional passive measurements; saved and resumed exactly.
  */
 export class Adapter {
+  /** The network being adapted (a copy of the pre-trained one). */
   readonly net: Network;
+  /** The learning rule. */
   readonly rule: LearningRule;
+  /** The passive comparison rule (AdaptConfig.compare), or null. */
   readonly comparison: LearningRule | null;
+  /** The learning rate applied (effectiveLr). */
   readonly lr: number;
+  /** The test trials: every target of the set, perturbed. */
   readonly testSet: TrialBatch;
   /** Where trials reach to (AdaptConfig.targets) and the perturbations in force (rotation first, then AdaptConfig.perturbations). */
   readonly targets: TargetSet;
+  /** The perturbations in force: the target rotation first, then AdaptConfig.perturbations. */
   readonly perturbations: readonly Perturbation[];
   /** The perturbations that push the hand, passed to every rollout. */
   private readonly pushing: Perturbation[];
   private trialsRng: Rng;
   private initRng: Rng;
+  /** Trials done so far. */
   done = 0;
+  /** One record per trial. */
   readonly trialLog: TrialRecord[] = [];
+  /** One record per test. */
   readonly testLog: TestRecord[] = [];
+  /** Per-step alignment of the trials in stepTrials. */
   readonly stepLog: StepRecord[] = [];
+  /** Efficiency windows (efficiencyWindows). */
   readonly windowLog: WindowRecord[] = [];
   private windowStart = new Map<number, { w: Float64Array; path: number }>();
   private testAt?: { w: Float64Array; g: Float64Array };
@@ -386,6 +433,10 @@ export class Adapter {
   private sumCompare: Float64Array;
 
   /** Adapts a copy of `pretrained` (the original is left untouched). */
+  /**
+   * @param pretrained the pre-trained network (copied; left untouched)
+   * @param config the run's config (adaptConfig)
+   */
   constructor(pretrained: Network, readonly config: AdaptConfig) {
     const copy = cloneNetwork(pretrained);
     this.net = config.fbDelay === null ? copy : { config: { ...copy.config, fbDelay: config.fbDelay }, params: copy.params };

@@ -28,6 +28,7 @@ export interface SweepGrid {
   rotations: number[];
   /** Learning rates per condition (every condition needs its own list). */
   learningRates: Record<string, number[]>;
+  /** Adaptation seeds: each cell runs once per seed. */
   seeds: number[];
   /** Adaptation trials per cell. */
   trials: number;
@@ -51,12 +52,19 @@ export interface SweepCell {
   /** Position in the grid's fixed order (sharding uses it). */
   index: number;
   /** File-safe name, e.g. "rflo+c-rot40-lr5e-5-seed2". */
+  /** File-safe name, e.g. "rflo+c-rot40-lr5e-5-seed2". */
   id: string;
+  /** The condition label, e.g. "rflo+c". */
   condition: string;
+  /** The registered rule name. */
   rule: string;
+  /** Control input on while learning ("+c"). */
   control: boolean;
+  /** Target rotation, degrees. */
   rotation: number;
+  /** Learning rate as given. */
   lr: number;
+  /** Adaptation seed. */
   seed: number;
 }
 
@@ -65,6 +73,7 @@ export type CellStatus = "done" | "diverged";
 
 /** What a finished cell yields. */
 export interface CellResult {
+  /** "done" or "diverged". */
   status: CellStatus;
   /** Test error before adaptation and after the last trial run (feedback off, 8 rotated targets). */
   initialTestError: number;
@@ -74,9 +83,15 @@ export interface CellResult {
   trialsDone: number;
   /** The trial after which divergence was detected (null unless diverged) and why. */
   divergedAt: number | null;
+  /** Why it diverged (null unless diverged). */
   divergedBecause: string | null;
   /** The test curve: error after `trial` trials. */
-  tests: { trial: number; testError: number }[];
+  tests: {
+    /** Trials done before the test. */
+    trial: number;
+    /** Test error, feedback off. */
+    testError: number;
+  }[];
   /** Mean trial loss over the last min(100, trialsDone) trials. */
   lateTrialLoss: number;
 }
@@ -84,7 +99,12 @@ export interface CellResult {
 const CONDITION = /^([a-z_]+)(\+c)?$/;
 
 /** Parses "rflo+c" into a rule and the control flag; a clear error for anything else. */
-export function parseCondition(condition: string): { rule: string; control: boolean } {
+export function parseCondition(condition: string): {
+  /** The registered rule name. */
+  rule: string;
+  /** "+c": control on. */
+  control: boolean;
+} {
   const m = CONDITION.exec(condition);
   if (!m || !ruleNames().includes(m[1])) {
     throw new ParameterError("conditions", `each must be one of ${ruleNames().flatMap((r) => [`${r}+c`, r]).join(", ")} (a plugin's rules need its file in the grid's "plugins"), got ${JSON.stringify(condition)}`);
@@ -195,7 +215,12 @@ export function shardCells(cells: SweepCell[], shard: { index: number; count: nu
 }
 
 /** Parses "i/n" (0-based i). */
-export function parseShard(text: string): { index: number; count: number } {
+export function parseShard(text: string): {
+  /** 0-based shard index. */
+  index: number;
+  /** Number of shards. */
+  count: number;
+} {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   if (!m) throw new ParameterError("shard", `must be i/n with 0 <= i < n, e.g. 0/8, got ${JSON.stringify(text)}`);
   const index = Number(m[1]);
@@ -209,7 +234,14 @@ export function parseShard(text: string): { index: number; count: number } {
  * counted from SLURM_ARRAY_TASK_MIN, out of SLURM_ARRAY_TASK_COUNT), or a Kubernetes indexed job
  * (JOB_COMPLETION_INDEX, out of SHARD_COUNT, which the job spec sets to its `completions`). Null: neither.
  */
-export function shardFromEnv(env: Record<string, string | undefined>): { index: number; count: number; source: string } | null {
+export function shardFromEnv(env: Record<string, string | undefined>): {
+  /** 0-based shard index. */
+  index: number;
+  /** Number of shards. */
+  count: number;
+  /** Where it came from, for the log. */
+  source: string;
+} | null {
   const int = (name: string): number => {
     const v = env[name];
     if (v === undefined || !/^\d+$/.test(v)) throw new ParameterError(name, `must be a non-negative integer, got ${JSON.stringify(v)}`);
@@ -248,6 +280,10 @@ export class CellRun {
   private because: string | null = null;
   private over = false;
 
+  /**
+   * @param adapter the cell's adapter, fresh or resumed (cellConfig)
+   * @param grid the grid the cell belongs to (its divergeFactor)
+   */
   constructor(readonly adapter: Adapter, readonly grid: SweepGrid) {
     if (adapter.testLog.length === 0) adapter.test();
     // A resumed cell may have crossed the bound at its last test before the interruption.
@@ -260,6 +296,7 @@ export class CellRun {
     return this.adapter.testLog[0].testError;
   }
 
+  /** Whether the cell has stopped: all its trials done, or diverged. */
   get finished(): boolean {
     return this.over;
   }
@@ -299,11 +336,17 @@ export class CellRun {
   }
 
   /** The last trial's loss and the latest test error (for progress bars). */
-  latest(): { loss: number; testError: number } {
+  latest(): {
+    /** The last trial's loss. */
+    loss: number;
+    /** The last test error. */
+    testError: number;
+  } {
     const a = this.adapter;
     return { loss: a.trialLog.length ? a.trialLog[a.trialLog.length - 1].loss : NaN, testError: a.testLog[a.testLog.length - 1].testError };
   }
 
+  /** The cell's result (call once `finished`). */
   result(): CellResult {
     if (!this.over) throw new Error("CellRun.result: the cell has not finished; call step() until it returns false");
     const a = this.adapter;
@@ -332,15 +375,25 @@ export function runCellFrom(pretrained: Network, grid: SweepGrid, cell: SweepCel
 
 /** One row of the merged table. */
 export interface SweepRow {
+  /** The cell id. */
   id: string;
+  /** The condition label. */
   condition: string;
+  /** Target rotation, degrees. */
   rotation: number;
+  /** Learning rate. */
   lr: number;
+  /** Adaptation seed. */
   seed: number;
+  /** "done" or "diverged". */
   status: CellStatus;
+  /** Test error before adaptation (feedback off). */
   initialTestError: number;
+  /** The last finite test error. */
   finalTestError: number;
+  /** Trials run. */
   trialsDone: number;
+  /** The trial where divergence was detected (null unless diverged). */
   divergedAt: number | null;
 }
 
@@ -362,12 +415,19 @@ export function sweepRow(cell: SweepCell, r: CellResult): SweepRow {
 
 /** Per condition, rotation and rate: the final error's mean and sd over seeds that did not diverge, and how many diverged. */
 export interface SweepSummaryRow {
+  /** The condition label. */
   condition: string;
+  /** Target rotation, degrees. */
   rotation: number;
+  /** Learning rate. */
   lr: number;
+  /** Seeds found. */
   seeds: number;
+  /** Seeds that diverged. */
   diverged: number;
+  /** Mean final test error over the seeds that did not diverge (NaN if none). */
   mean: number;
+  /** Their sample sd (0 for one seed, NaN for none). */
   sd: number;
 }
 
@@ -394,7 +454,14 @@ export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
  * diverged and at least `seeds` seeds finished (a partial sweep's incomplete rates are left out); null
  * when no rate qualifies.
  */
-export function bestRates(summary: SweepSummaryRow[], seeds = 1): { condition: string; rotation: number; best: SweepSummaryRow | null }[] {
+export function bestRates(summary: SweepSummaryRow[], seeds = 1): {
+  /** The condition label. */
+  condition: string;
+  /** Target rotation, degrees. */
+  rotation: number;
+  /** Its best rate's summary row (null if every rate had a diverged seed). */
+  best: SweepSummaryRow | null;
+}[] {
   const keys = [...new Set(summary.map((s) => `${s.condition}|${s.rotation}`))];
   return keys.map((k) => {
     const rows = summary.filter((s) => `${s.condition}|${s.rotation}` === k);
@@ -426,14 +493,19 @@ export function heatCells(grid: SweepGrid, rows: SweepRow[], condition: string):
 
 /** One condition at one end of its rate range, at one rotation (verdictAtRateEnds). */
 export interface RateEndEntry {
+  /** The condition label. */
   condition: string;
+  /** Its rate at this end. */
   lr: number;
   /** Seeds run for this cell (rows found), out of `of` (the grid's seeds). */
   seeds: number;
+  /** The grid's number of seeds. */
   of: number;
   /** Seeds that diverged; mean and sd are over the others (mean NaN when none finished, sd 0 for one, NaN for none). */
   diverged: number;
+  /** Mean final test error over finished seeds. */
   mean: number;
+  /** Their sample sd. */
   sd: number;
   /** Finished seeds whose final error is above their own error before adaptation (e.g. a hand that collapsed to a standstill). */
   aboveInitial: number;
@@ -443,9 +515,13 @@ export interface RateEndEntry {
 
 /** Two conditions compared at one end (verdictAtRateEnds): `a` at rate lrA, `b` at lrB. */
 export interface RateEndPair {
+  /** The first condition of the pair. */
   a: string;
+  /** The second condition. */
   b: string;
+  /** a's learning rate. */
   lrA: number;
+  /** b's learning rate. */
   lrB: number;
   /** Both at the same absolute rate (a rate the two conditions' lists share), or each at its own end. */
   sameRate: boolean;
@@ -466,12 +542,15 @@ export interface RateEndPair {
   apart: boolean | null;
   /** The two cells as in `entries` (rank null here). */
   cellA: RateEndEntry;
+  /** The second cell, as in `entries`. */
   cellB: RateEndEntry;
 }
 
 /** The verdict at one end of the rate range, at one rotation. */
 export interface RateEndVerdict {
+  /** Target rotation, degrees. */
   rotation: number;
+  /** Which end of the range: each condition's smallest or largest rate. */
   end: "smallest" | "largest";
   /** Every condition of the grid at its own end rate, best first: the ranking. */
   entries: RateEndEntry[];
