@@ -183,12 +183,13 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
     reach: reachConfig(overrides.reach),
   } as AdaptConfig;
   c.rule = rule;
-  // Stored as given (the rule's defaults are merged in when it is made); unknown option names are refused here.
-  c.ruleOptions = plainOptions("ruleOptions", overrides.ruleOptions ?? {});
-  ruleRegistry.options(rule, c.ruleOptions);
-  if (isBuiltInLocal(rule) && ("projection" in c.ruleOptions || "legacyRow0" in c.ruleOptions)) {
+  // Merged over the rule's defaults, so that spelling out a default gives the same settings (unknown names are
+  // refused). The built-in rflo and fed keep their two options as the config's own fields (projection, legacyRow0).
+  const givenOptions = plainOptions("ruleOptions", overrides.ruleOptions ?? {});
+  if (isBuiltInLocal(rule) && ("projection" in givenOptions || "legacyRow0" in givenOptions)) {
     throw new ParameterError("ruleOptions", `set the ${rule} rule's projection and legacyRow0 with the config's fields of those names`);
   }
+  c.ruleOptions = isBuiltInLocal(rule) ? (ruleRegistry.options(rule, givenOptions), givenOptions) : ruleRegistry.options(rule, givenOptions);
   if (!Array.isArray(overrides.perturbations ?? [])) throw new ParameterError("perturbations", "must be a list of { name, options }");
   c.perturbations = (overrides.perturbations ?? []).map((p, i) => normalisePerturbation(p, `perturbations[${i}]`));
   c.targets = overrides.targets == null ? null : normaliseTargets(overrides.targets);

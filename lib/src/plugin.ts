@@ -44,7 +44,9 @@ const loaded = new Map<string, LoadedPlugin>();
  * line naming it and the cause. TypeScript plugins load through tsx where no TypeScript loader is active.
  */
 export function loadPlugin(file: string, shownAs?: string): LoadedPlugin {
-  const abs = path.resolve(file);
+  // A relative path is taken from the working folder, or else from the project root (a notebook runs in notebooks/).
+  const fromRoot = projectPath(file);
+  const abs = path.isAbsolute(file) || fs.existsSync(path.resolve(file)) || !fs.existsSync(fromRoot) ? path.resolve(file) : fromRoot;
   const known = loaded.get(abs);
   if (known) return known;
   if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new ParameterError("plugin", `${file}: no such file`);

@@ -96,7 +96,7 @@ export interface CellResult {
   lateTrialLoss: number;
 }
 
-const CONDITION = /^([a-z_]+)(\+c)?$/;
+const CONDITION = /^([a-z][a-z0-9_]*)(\+c)?$/;
 
 /** Parses "rflo+c" into a rule and the control flag; a clear error for anything else. */
 export function parseCondition(condition: string): {

@@ -74,6 +74,8 @@ test("a rule from outside the lib (a definition, a factory or an instance) learn
   assert.ok(ruleNames().includes("scaled_factory"));
   const c = adaptConfig({ rule: "scaled_here", ruleOptions: { factor: 3 }, lr: 2e-5 });
   assert.deepEqual([c.ruleOptions, c.sources["rule:scaled_here"]], [{ factor: 3 }, { kind: "session" }]);
+  assert.deepEqual(adaptConfig({ rule: "scaled_here", lr: 1e-3 }).ruleOptions, { factor: 4 }, "the defaults spelled out, so that giving a default changes no setting");
+  assert.deepEqual(adaptConfig({ rule: "rflo" }).ruleOptions, {}, "the built-in rflo keeps projection and legacyRow0 as config fields");
   assert.deepEqual(adaptConfig({}).sources, {}, "built-in components record no source");
 });
 
@@ -184,6 +186,7 @@ test("a plugin file registers rules that record its SHA-256; node perturbation, 
   assert.deepEqual(resumed.trialLog, straight.trialLog);
   assert.deepEqual(resumed.net.params.wRec, straight.net.params.wRec);
   assert.throws(() => loadPlugin("no/such/plugin.ts"), /plugin: no\/such\/plugin\.ts: no such file/);
+  assert.equal(loadPlugin("plugins/node-perturbation.ts").sha256, np.sha256, "a relative path is found from the project root too");
 });
 
 test("node perturbation by hand: the first trial to a target sets its baseline; the second updates by -(L - Lbar)/sigma^2 sum_k xi_k r_k^T", () => {
