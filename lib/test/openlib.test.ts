@@ -228,3 +228,16 @@ test("node perturbation by hand: the first trial to a target sets its baseline; 
   }
   assert.ok(rec.updateNorm > 0);
 });
+
+test("acute analyses take perturbations too: the curl field by name equals curlGain; a user's perturbation object acts", async () => {
+  const { acuteResponses } = await import("../src/analysis/acute");
+  const cond = [{ label: "fb on", network: pre, feedback: true }];
+  const byGain = acuteResponses(cond, [0, 30], { curlGain: 0.3 });
+  const byName = acuteResponses(cond, [0, 30], { perturbations: [{ name: "curl", options: { gain: 0.3 } }] });
+  assert.deepEqual(byName.map((r) => r.error), byGain.map((r) => r.error));
+  const wind = (v: number) => ({ name: "wind", push: (k: number, ro: Rollout) => { for (let b = 0; b < ro.B; b++) ro.push[(k * ro.B + b) * 2] += v; } });
+  assert.equal(acuteResponses(cond, [0], { perturbations: [wind(0)] })[0].error, acuteResponses(cond, [0])[0].error, "a push of 0 changes nothing");
+  assert.ok(acuteResponses(cond, [0], { perturbations: [wind(1)] })[0].error > acuteResponses(cond, [0])[0].error, "a steady wind pushes the hand off");
+  const doubled = acuteResponses(cond, [0], { perturbations: [{ name: "far", targets: (b) => ({ ...b, reference: b.reference.map((v) => 2 * v) }) }] });
+  assert.ok(doubled[0].error > acuteResponses(cond, [0])[0].error, "a target transform changes what the hand must do");
+});

@@ -9,6 +9,8 @@ import { Network, Rollout, handPositions, simulate, trialErrors } from "../netwo
 import { TrialBatch, centreOutAll, rotate } from "../task";
 import { Rng } from "../rng";
 import { finite, integer, ParameterError } from "../validate";
+import { Perturbation, makePerturbation, perturbTargets, pushers } from "../perturbation";
+import { Named } from "../registry";
 
 /** One way of running a network: which network, and whether its control input is on. */
 export interface AcuteCondition {
@@ -28,6 +30,12 @@ export interface AcuteOptions {
   seed?: number;
   /** Gain of a curl force field acting during every rollout (`SimulateOptions.curlGain`; default 0: none). */
   curlGain?: number;
+  /**
+   * Perturbations (perturbation.ts, built-in or a user's) in force during every rollout, after the
+   * angle's target rotation: their `targets` transform the trials, their `push` acts on the hand at every
+   * step. Given as objects or as stored { name, options } forms.
+   */
+  perturbations?: (Perturbation | Named)[];
 }
 
 /** What one condition does at one rotation angle. */
@@ -78,12 +86,15 @@ export function acuteResponses(conditions: AcuteCondition[], angles: number[], o
   const seed = integer("seed", options.seed ?? 1, 0);
   const base = options.batch ?? centreOutAll();
   const curlGain = finite("curlGain", options.curlGain ?? 0);
+  // A stored form has options and no hooks; an object with targets or push is a perturbation already.
+  const perturbations = (options.perturbations ?? []).map((p) => ("targets" in p || "push" in p ? (p as Perturbation) : makePerturbation(p as Named)));
+  const pushing = pushers(perturbations);
 
   const out: AcuteResponse[] = [];
   for (const angle of angles) {
-    const batch = angle === 0 ? base : rotate(base, angle);
+    const batch = perturbTargets(angle === 0 ? base : rotate(base, angle), perturbations);
     for (const c of conditions) {
-      const rollout = simulate(c.network, batch, { feedback: c.feedback, init: Rng.seeded(seed, "eval-init"), curlGain });
+      const rollout = simulate(c.network, batch, { feedback: c.feedback, init: Rng.seeded(seed, "eval-init"), curlGain, perturbations: pushing });
       const errs = trialErrors(rollout);
       out.push({
         angle,
