@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { chromiumMissing, closeChromium, launchChromium, recordPageErrors, withTimeout, type Browser } from "./support/chromium";
+import { blockExternalRequests, chromiumMissing, closeChromium, launchChromium, recordPageErrors, withTimeout, type Browser } from "./support/chromium";
 
 // Page-side code; the test tsconfig has no DOM library.
 declare const document: any;
@@ -95,18 +95,9 @@ test("npm run docs: the API reference builds, has the key symbols' pages, loads 
   browser = await withTimeout(launchChromium(join(work, "chromium-profile")), 90_000, "starting Chromium");
   const page = await browser.newPage();
   const pageErrors = recordPageErrors(page);
-  const external: string[] = [];
+  const external = await blockExternalRequests(page);
   const failed: string[] = [];
   const consoleErrors: string[] = [];
-  await page.setRequestInterception(true);
-  page.on("request", (req) => {
-    const url = req.url();
-    if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) void req.continue();
-    else {
-      external.push(url);
-      void req.abort();
-    }
-  });
   page.on("requestfailed", (req) => {
     if (!external.includes(req.url())) failed.push(`${req.url()}: ${req.failure()?.errorText ?? "failed"}`);
   });

@@ -150,6 +150,21 @@ export interface ReportCheck {
   external: string[];
 }
 
+/** Lets the page load only file:, data: and blob: URLs; every other request is aborted and listed in the returned array. */
+export async function blockExternalRequests(page: Page): Promise<string[]> {
+  const external: string[] = [];
+  await page.setRequestInterception(true);
+  page.on("request", (req) => {
+    const url = req.url();
+    if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) void req.continue();
+    else {
+      external.push(url);
+      void req.abort();
+    }
+  });
+  return external;
+}
+
 /**
  * Opens an exported report (file://) offline, waits until Plotly has drawn every figure (up to `ms`),
  * and saves a screenshot of the top of the page.
@@ -158,16 +173,7 @@ export async function checkReport(browser: Browser, html: string, screenshot: st
   const page = await browser.newPage();
   try {
     const pageErrors = recordPageErrors(page);
-    const external: string[] = [];
-    await page.setRequestInterception(true);
-    page.on("request", (req) => {
-      const url = req.url();
-      if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) void req.continue();
-      else {
-        external.push(url);
-        void req.abort();
-      }
-    });
+    const external = await blockExternalRequests(page);
     await page.setViewport({ width: 1200, height: 1600 });
     await page.goto("file://" + path.resolve(html), { waitUntil: "load", timeout: ms });
     const count = () =>
