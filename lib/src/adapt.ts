@@ -16,7 +16,8 @@ import { Rng, RngState } from "./rng";
 import { LearningRule, RuleDefinition, RuleName, createRule, checkRuleObject, registerRule, ruleRegistry, ErrorProjection } from "./rules";
 import { ReachConfig, TrialBatch, reachConfig } from "./task";
 import { Named, OptionValues, Source, plainOptions } from "./registry";
-import { Perturbation, makePerturbation, normalisePerturbation, perturbTargets, perturbationRegistry, pushers, targetRotation } from "./perturbation";
+import { Perturbation, duringRollout, makePerturbation, normalisePerturbation, perturbTargets, perturbationRegistry, targetRotation } from "./perturbation";
+import { Mat2, cursorMap, seenThrough } from "./cursor";
 import { TargetSet, allTrials, centreOutTargets, makeTargetSet, normaliseTargets, randomTrials, targetSetRegistry } from "./targets";
 import { gemm } from "./kernels";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
@@ -402,8 +403,15 @@ export class Adapter {
   readonly targets: TargetSet;
   /** The perturbations in force: the target rotation first, then AdaptConfig.perturbations. */
   readonly perturbations: readonly Perturbation[];
-  /** The perturbations that push the hand, passed to every rollout. */
-  private readonly pushing: Perturbation[];
+  /** The perturbations that act during a rollout (pushes, cursor maps), passed to every rollout. */
+  private readonly during: Perturbation[];
+  /** The combined cursor map of the perturbations (cursor.ts), or null. */
+  readonly cursor: Mat2 | null;
+  /**
+   * The network as the learner sees it: `net` itself, or under a cursor map the same weights with the
+   * readout seen through it (cursor.seenThrough; W_rec is shared, so learning changes both).
+   */
+  readonly seen: Network;
   private trialsRng: Rng;
   private initRng: Rng;
   /** Trials done so far. */
@@ -447,7 +455,9 @@ export class Adapter {
     const setting = trialSetting(config);
     this.targets = setting.targets;
     this.perturbations = setting.perturbations;
-    this.pushing = pushers(setting.perturbations);
+    this.during = duringRollout(setting.perturbations);
+    this.cursor = cursorMap(setting.perturbations);
+    this.seen = seenThrough(this.net, this.cursor);
     this.testSet = perturbTargets(allTrials(this.targets, config.reach), this.perturbations);
     this.trialsRng = Rng.seeded(config.seed, "adapt-trials");
     this.initRng = Rng.seeded(config.seed, "adapt-init");
@@ -464,7 +474,7 @@ export class Adapter {
 
   /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
   test(): TestRecord {
-    const ro = simulate(this.net, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init"), curlGain: this.config.curlGain, perturbations: this.pushing });
+    const ro = simulate(this.seen, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init"), curlGain: this.config.curlGain, perturbations: this.during });
     const rec: TestRecord = { trial: this.done, testError: taskLoss(ro) };
     if (this.config.testGradient) {
       const w = this.net.params.wRec;
@@ -486,7 +496,7 @@ export class Adapter {
       }
       // Pushes from the hand's own motion (a curl field) are those the test realised, taken as external input.
       const realised = ro.pushers.length ? { ...this.testSet, pushes: Float64Array.from(ro.push) } : this.testSet;
-      const g = trialGradient(this.net, realised, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false }, this.testWork);
+      const g = trialGradient(this.seen, realised, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false }, this.testWork);
       this.testAt = { w: Float64Array.from(w), g: Float64Array.from(g) };
     }
     this.testLog.push(rec);
@@ -519,10 +529,10 @@ export class Adapter {
   trial(observer?: StepObserver): TrialRecord {
     const c = this.config;
     const batch = perturbTargets(randomTrials(this.targets, 1, this.trialsRng, c.reach), this.perturbations);
-    const net = this.net;
+    const net = this.seen;
     const wRec = net.params.wRec;
     this.wStart.set(wRec);
-    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain, perturbations: this.pushing });
+    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain, perturbations: this.during });
     this.ro = ro;
     const wFbEff = effectiveFeedback(net);
     this.x0.set(ro.x.subarray(0, net.config.N));
@@ -631,7 +641,7 @@ export class Adapter {
 
   /** -dL_trial/dW_rec of the trial just run, at its starting weights (same initial state, target and feedback). */
   private trialGradient(batch: TrialBatch): FArray {
-    const atStart: Network = { config: this.net.config, params: { ...this.net.params, wRec: this.wStart } };
+    const atStart: Network = seenThrough({ config: this.net.config, params: { ...this.net.params, wRec: this.wStart } }, this.cursor);
     // A curl field's pushes are those the trial realised, taken as external input (as the rules take them).
     const realised = this.ro && this.ro.pushers.length ? { ...batch, pushes: Float64Array.from(this.ro.push) } : batch;
     return trialGradient(atStart, realised, { x0: this.x0, feedback: this.config.control }, this.trialWork);

@@ -23,6 +23,8 @@ export * as tftrain from "./tftrain";
 export * as rules from "./rules";
 /** Perturbations: transforms of the trials (e.g. the rotated target) and pushes on the hand (e.g. a curl field). */
 export * as perturbation from "./perturbation";
+/** Perturbations of the seen hand: rotated, mirrored or scaled cursors, as cursor maps (2x2) on the hand velocity. */
+export * as cursor from "./cursor";
 /** Target sets: where adaptation trials and tests reach to. */
 export * as targets from "./targets";
 /** Registries of named, user-extensible components (rules, perturbations, target sets). */

@@ -7,6 +7,8 @@
  *   c_k     = (M o W_fb) eps_k,   eps_k = E[k-d] for k >= d else 0,  E = [0, e_1, e_2, ...]
  *
  * The integrator starts at e_0 = y_0 (the reference's quirk, SPEC §2.2) unless config.e0 = "zero".
+ * Under a cursor map C (cursor.ts: a rotated, mirrored or scaled cursor) the network is run with readout
+ * C W_out, C b_out, so that v = C (y + p) is the cursor's velocity and e its error.
  * Parameters are Float32Array (as the reference's float32 tensors) or Float64Array (for gradient checks);
  * a rollout uses the type of its network's parameters throughout.
  */
@@ -15,6 +17,7 @@ import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
 import { Perturbation, curlField } from "./perturbation";
+import { Mat2, applyInPlace, cursorMap, seenMap, seenThrough, showsCursor } from "./cursor";
 
 /**
  * The network's sizes, time constants and feedback settings. Defaults: `DEFAULT_NETWORK`; `networkConfig(overrides)`
@@ -217,9 +220,12 @@ export interface SimulateOptions {
    */
   curlGain?: number;
   /**
-   * Perturbations that push the hand (perturbation.ts: those with `push`), applied at every step in order,
-   * after the curl field of curlGain. Their `targets` transforms are not applied here: the batch is simulated
-   * as given (perturbation.perturbTargets prepares it).
+   * Perturbations in force during the rollout (perturbation.ts): those that push the hand (`push`) act at
+   * every step in order, after the curl field of curlGain; those that map the hand to a cursor (`cursor`)
+   * compose into one map C, and the cursor's velocity is v = C (y + p) (cursor.ts). `simulate` runs the
+   * network seen through C (`cursor.seenThrough`); `beginRollout` needs that network given to it. Their
+   * `targets` transforms are not applied here: the batch is simulated as given (perturbation.perturbTargets
+   * prepares it).
    */
   perturbations?: readonly Perturbation[];
 }
@@ -242,6 +248,11 @@ export interface Rollout<A extends FArray = FArray> {
   curlGain: number;
   /** The perturbations that push the hand at every step (the curl field first); push holds the realised pushes. */
   pushers: Perturbation[];
+  /**
+   * The cursor map C in force (cursor.ts), or null. Under a cursor map y, v and e are the cursor's:
+   * y_k = C (W_out r_k + b_out), v_k = y_k + C p_{k-1}, and push holds C p.
+   */
+  cursor: Mat2 | null;
   /** [T, B, nIn] inputs u_k. */
   u: A;
   /** [T, B, nOut] reference velocity v*_k and pushes p_k. */
@@ -275,6 +286,7 @@ function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, 
     detachFeedback: false,
     curlGain: 0,
     pushers: [],
+    cursor: null,
     u: alloc(dtype, T * B * nIn),
     ref: alloc(dtype, T * B * nOut),
     push: alloc(dtype, T * B * nOut),
@@ -301,6 +313,8 @@ export function effectiveFeedback(net: Network): FArray {
 /** Simulates the network on a batch of trials (SPEC §2.3, §11). */
 export function simulate(net: Network, batch: TrialBatch, options: SimulateOptions = {}): Rollout {
   assertFiniteParams(net);
+  const map = cursorMap(options.perturbations);
+  if (map !== null && !showsCursor(net, map)) net = seenThrough(net, map);
   const ro = beginRollout(net, batch, options);
   const replay = options.replayFeedback;
   const BO = ro.B * net.config.nOut;
@@ -352,9 +366,19 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   ro.detachFeedback = options.detachFeedback ?? false;
   ro.curlGain = finite("curlGain", options.curlGain ?? 0);
   ro.pushers = [...(ro.curlGain !== 0 ? [curlField(ro.curlGain)] : []), ...(options.perturbations ?? []).filter((p) => p.push !== undefined)];
+  const map = cursorMap(options.perturbations);
+  if (map !== null && !showsCursor(net, map)) {
+    throw new ParameterError("perturbations", `a cursor map [${map.join(", ")}] is in force: give beginRollout the network seen through it (cursor.seenThrough(net, map); simulate does this itself)`);
+  }
+  ro.cursor = seenMap(net);
+  if (ro.cursor !== null && ro.pushers.length) {
+    throw new ParameterError("perturbations", "a cursor map cannot be combined with pushes computed online (a curl field): they read the rollout's velocity, which is the cursor's");
+  }
   ro.u.set(batch.inputs);
   ro.ref.set(batch.reference);
   ro.push.set(batch.pushes);
+  // The task's pushes act on the hand, and the cursor shows them through its map.
+  if (ro.cursor !== null) applyInPlace(ro.cursor, ro.push);
 
   // Initial state x_0, r_0, y_0 and the integrator start e_0.
   const BN = B * N;
@@ -405,6 +429,7 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   const BN = B * N;
   const BO = B * nOut;
   const alpha = dt / tau;
+  if (ro.cursor !== null && !showsCursor(net, ro.cursor)) throw new ParameterError("net", "the rollout is under a cursor map: step it with the network seen through it (cursor.seenThrough)");
 
   // Fed-back error eps_k = E[k - d] (zero for k < d) and the control input c_k.
   const eps = ro.eps.subarray(k * BO, (k + 1) * BO);

@@ -12,7 +12,8 @@
 import { Adapter, AdaptConfig, DivergenceError, adaptConfig } from "./adapt";
 import { Network } from "./network";
 import { ruleNames, ruleRegistry } from "./rules";
-import { OptionValues, plainOptions } from "./registry";
+import { Named, OptionValues, plainOptions } from "./registry";
+import { normalisePerturbation } from "./perturbation";
 import { ParameterError, finite, integer, positive } from "./validate";
 import type { HeatCell } from "./plot";
 
@@ -45,6 +46,11 @@ export interface SweepGrid {
   plugins?: string[];
   /** Options per rule name (AdaptConfig.ruleOptions), e.g. { "node_perturbation": { "sigma": 0.1 } }. */
   ruleOptions?: Record<string, OptionValues>;
+  /**
+   * Perturbations in force in every cell besides the target rotation (AdaptConfig.perturbations), e.g.
+   * [{ "name": "cursor_rotation", "options": { "deg": 90 } }] with "rotations": [0].
+   */
+  perturbations?: Named[];
 }
 
 /** One cell of a grid: a condition at one rotation, learning rate and seed. */
@@ -122,7 +128,7 @@ export function formatLr(lr: number): string {
 export function checkGrid(raw: unknown): SweepGrid {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ParameterError("grid", "must be a JSON object");
   const g = raw as Record<string, unknown>;
-  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions"];
+  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions", "perturbations"];
   for (const k of Object.keys(g)) if (!known.includes(k)) throw new ParameterError(k, `is not a grid field (fields: ${known.join(", ")})`);
   const list = (name: string, min = 1): unknown[] => {
     const v = g[name];
@@ -186,9 +192,15 @@ export function checkGrid(raw: unknown): SweepGrid {
     ruleOptions = plainOptions("ruleOptions", ruleOptionsRaw as OptionValues) as Record<string, OptionValues>;
     for (const [rule, o] of Object.entries(ruleOptions)) ruleRegistry.options(rule, plainOptions(`ruleOptions.${rule}`, o));
   }
+  let perturbations: Named[] | undefined;
+  if (g.perturbations !== undefined) {
+    if (!Array.isArray(g.perturbations)) throw new ParameterError("perturbations", "must be a list of { name, options }");
+    perturbations = g.perturbations.map((p, i) => normalisePerturbation(p as Named, `perturbations[${i}]`));
+  }
   return {
     name, pretrained: str("pretrained"), conditions, rotations, learningRates, seeds, trials, testEvery, divergeFactor,
     ...(description ? { description } : {}), ...(plugins ? { plugins: plugins as string[] } : {}), ...(ruleOptions ? { ruleOptions } : {}),
+    ...(perturbations ? { perturbations } : {}),
   };
 }
 
@@ -268,6 +280,7 @@ export function cellConfig(grid: SweepGrid, cell: SweepCell): AdaptConfig {
   return adaptConfig({
     rule: cell.rule, control: cell.control, lr: cell.lr, seed: cell.seed, rotationDeg: cell.rotation, trials: grid.trials, testEvery: grid.testEvery,
     ...(grid.ruleOptions?.[cell.rule] ? { ruleOptions: grid.ruleOptions[cell.rule] } : {}),
+    ...(grid.perturbations ? { perturbations: grid.perturbations } : {}),
   });
 }
 

@@ -7,6 +7,7 @@ import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
 import { Network, ParamName, checkTaskFits, paramShapes } from "./network";
 import { TrialBatch } from "./task";
+import type { Mat2 } from "./cursor";
 
 type TF = typeof tfType;
 type Tensor = tfType.Tensor;
@@ -14,6 +15,12 @@ type Tensor = tfType.Tensor;
 export interface TfLossOptions {
   feedback?: boolean;
   detachFeedback?: boolean;
+  /**
+   * A cursor map C (cursor.ts) applied explicitly, v = C (W_out r + b_out + p), to the network as it is
+   * (not seen through C): autodiff then differentiates through C itself, an independent check of
+   * `cursor.seenThrough`.
+   */
+  cursor?: Mat2;
 }
 
 /** Identity whose gradient is zero (tfjs has no stop_gradient op). */
@@ -61,12 +68,14 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
   const ref = tf.tensor3d(Float32Array.from(batch.reference), [T, B, nOut]);
   const push = tf.tensor3d(Float32Array.from(batch.pushes), [T, B, nOut]);
   const at = (a: Tensor, k: number) => tf.squeeze(tf.slice(a, [k, 0, 0], [1, B, a.shape[2] as number]), [0]);
+  const Ct = opts.cursor ? tf.tensor2d([opts.cursor[0], opts.cursor[2], opts.cursor[1], opts.cursor[3]], [2, 2]) : null;
+  const seen = (v: Tensor) => (Ct ? tf.matMul(v, Ct) : v);
   const readout = (r: Tensor) => tf.add(tf.matMul(r, p.wOut, false, true), p.bOut);
 
   let x: Tensor = tf.tensor2d(Float32Array.from(x0), [B, N]);
   let r = tf.relu(x);
   let sumR2 = tf.sum(tf.square(r));
-  let e = e0 === "readout" ? readout(r) : tf.zeros([B, nOut]);
+  let e = e0 === "readout" ? seen(readout(r)) : tf.zeros([B, nOut]);
   const E: Tensor[] = [tf.zeros([B, nOut])];
   for (let k = 0; k < T; k++) {
     let drive = tf.add(tf.matMul(at(u, k), p.wIn, false, true), p.b);
@@ -77,7 +86,7 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
     }
     x = tf.add(tf.mul(1 - alpha, x), tf.mul(alpha, drive));
     r = tf.relu(x);
-    const v = tf.add(readout(r), at(push, k));
+    const v = seen(tf.add(readout(r), at(push, k)));
     const err = tf.sub(at(ref, k), v);
     e = errorMode === "position" ? tf.add(e, tf.mul(dt, err)) : err;
     E.push(e);

@@ -134,7 +134,7 @@ test("perturbations: the curl field by name equals curlGain; a user's perturbati
   assert.deepEqual(sped.config.sources["perturbation:speed_gain"], { kind: "session" });
   assert.throws(() => adaptConfig({ perturbations: [{ name: "wind" }] }), /perturbation: must be one of "target_rotation", "curl"/);
   registerPerturbation({ name: "nothing", description: "does nothing", create: () => ({ name: "nothing" }) });
-  assert.throws(() => new Adapter(pre, adaptConfig({ perturbations: [{ name: "nothing" }] })), /perturbation nothing: must define targets\(batch\) or push\(k, ro\)/);
+  assert.throws(() => new Adapter(pre, adaptConfig({ perturbations: [{ name: "nothing" }] })), /perturbation nothing: must define targets\(batch\), push\(k, ro\) or a cursor map/);
 });
 
 test("target sets: the default set is the paper's 8 targets, number for number; 16 targets and two rings are drawn from", () => {

@@ -9,7 +9,8 @@ import { Network, Rollout, handPositions, simulate, trialErrors } from "../netwo
 import { TrialBatch, centreOutAll, rotate } from "../task";
 import { Rng } from "../rng";
 import { finite, integer, ParameterError } from "../validate";
-import { Perturbation, makePerturbation, perturbTargets, pushers } from "../perturbation";
+import { Perturbation, duringRollout, makePerturbation, perturbTargets } from "../perturbation";
+import { cursorMap, handFromCursor } from "../cursor";
 import { Named } from "../registry";
 
 /** One way of running a network: which network, and whether its control input is on. */
@@ -33,7 +34,8 @@ export interface AcuteOptions {
   /**
    * Perturbations (perturbation.ts, built-in or a user's) in force during every rollout, after the
    * angle's target rotation: their `targets` transform the trials, their `push` acts on the hand at every
-   * step. Given as objects or as stored { name, options } forms.
+   * step, their `cursor` maps the hand to what it shows (cursor.ts). Given as objects or as stored
+   * { name, options } forms.
    */
   perturbations?: (Perturbation | Named)[];
 }
@@ -61,8 +63,10 @@ export interface AcuteResponse {
    * all zeros when feedback is off (the rollout still computes c then, but does not apply it).
    */
   controlSize: Float64Array;
-  /** [T+1, B, 2] hand positions (`network.handPositions`). */
+  /** [T+1, B, 2] hand positions (under a cursor map, recovered from the cursor's: `cursor.handFromCursor`). */
   hand: Float64Array;
+  /** [T+1, B, 2] cursor positions, what the hand shows (`network.handPositions` of the rollout; the hand's without a cursor map). */
+  cursor: Float64Array;
 }
 
 /**
@@ -87,15 +91,17 @@ export function acuteResponses(conditions: AcuteCondition[], angles: number[], o
   const base = options.batch ?? centreOutAll();
   const curlGain = finite("curlGain", options.curlGain ?? 0);
   // A stored form has options and no hooks; an object with targets or push is a perturbation already.
-  const perturbations = (options.perturbations ?? []).map((p) => ("targets" in p || "push" in p ? (p as Perturbation) : makePerturbation(p as Named)));
-  const pushing = pushers(perturbations);
+  const perturbations = (options.perturbations ?? []).map((p) => ("targets" in p || "push" in p || "cursor" in p ? (p as Perturbation) : makePerturbation(p as Named)));
+  const during = duringRollout(perturbations);
+  const map = cursorMap(perturbations);
 
   const out: AcuteResponse[] = [];
   for (const angle of angles) {
     const batch = perturbTargets(angle === 0 ? base : rotate(base, angle), perturbations);
     for (const c of conditions) {
-      const rollout = simulate(c.network, batch, { feedback: c.feedback, init: Rng.seeded(seed, "eval-init"), curlGain, perturbations: pushing });
+      const rollout = simulate(c.network, batch, { feedback: c.feedback, init: Rng.seeded(seed, "eval-init"), curlGain, perturbations: during });
       const errs = trialErrors(rollout);
+      const cursor = handPositions(rollout, batch);
       out.push({
         angle,
         label: c.label,
@@ -106,7 +112,8 @@ export function acuteResponses(conditions: AcuteCondition[], angles: number[], o
         error: errs.reduce((s, v) => s + v, 0) / errs.length,
         errorNorm: meanErrorNorm(rollout),
         controlSize: meanControlSize(rollout),
-        hand: handPositions(rollout, batch),
+        hand: handFromCursor(cursor, batch.start, map),
+        cursor,
       });
     }
   }

@@ -10,6 +10,8 @@ export * from "./secondOrder";
 export * from "./efficiency";
 export * as dense from "./dense";
 export * from "./sharpness";
+export * from "./curvature";
 export * from "./generalization";
 export * from "./kinematics";
+export * from "./loopGain";
 export * from "./population";
