@@ -218,7 +218,7 @@ for (const d of [2, 5, 10, 20]) {
   });
 }
 
-for (const [d, n] of [[5, 2], [5, 3], [10, 2], [10, 3]]) {
+for (const [d, n] of [[5, 2], [5, 3], [10, 2], [10, 3], [20, 2], [20, 3]]) {
   test(`data/results/fbdelay${d}-rot30-net${n}: RFLO+c and RFLO on network ${n} pre-trained with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
     checkAdaptFolder(`fbdelay${d}-rot30-net${n}`, `pretrain-fb-delay${d}-seed${n}`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
   });
