@@ -313,3 +313,43 @@ test("data/results/node-perturbation-*: the plugin rule's learning-rate sweep (1
     }
   }
 });
+
+test("data/results/curvature-rot30: step-loss Hessian spectra with control on and off, 3 networks x (pre-trained, RFLO+c seed 1) x 8 targets x 5 steps; one pair recomputed from the shipped weights", async () => {
+  const { stepCurvature } = await import("../lib/src/analysis/curvature");
+  const { adaptedNetwork } = await import("../lib/src/results");
+  const { centreOutAll } = await import("../lib/src/task");
+  const { perturbTargets, targetRotation } = await import("../lib/src/perturbation");
+  const { cloneNetwork, simulate } = await import("../lib/src/network");
+  const { Rng } = await import("../lib/src/rng");
+  const aq = await import("arquero");
+  const dir = dataPath("results", "curvature-rot30");
+  const info = JSON.parse(fs.readFileSync(`${dir}/curvature.json`, "utf8"));
+  assert.equal(info.complete, true);
+  assert.equal(info.clean || info.allowDirty, true);
+  const s = info.settings;
+  assert.deepEqual([s.networks, s.weights, s.targets, s.steps, s.rotationDeg], [[1, 2, 3], ["pretrained", "rflo+c-seed1"], [0, 1, 2, 3, 4, 5, 6, 7], [40, 60, 80, 100, 120], 30]);
+  for (const [file, sha] of Object.entries(s.files)) assert.equal(sha256File(projectPath(file)), sha, `${file} is the file the table was computed from`);
+  const rows = aq.fromCSV(fs.readFileSync(`${dir}/curvature.csv`, "utf8")).objects() as any[];
+  assert.equal(rows.length, 3 * 2 * 8 * 5 * 2);
+  assert.equal(new Set(rows.map((r) => `${r.network}:${r.weights}:${r.target}:${r.step}:${r.control}`)).size, rows.length, "each network, weights, target, step and control once");
+  for (const r of rows) {
+    assert.ok(r.lambda_min < r.lambda_max && Number.isFinite(r.neg_mass_mean) && r.neg_mass_mean >= 0 && r.neg_mass_mean <= 1);
+    if (r.converged_min) assert.ok(r.residual_min <= s.analysis.extremes.tol);
+    if (r.converged_max) assert.ok(r.residual_max <= s.analysis.extremes.tol);
+  }
+  // Recompute one on/off pair (network 2 after RFLO+c seed 1, target 5, step 100): the same start vector, so the
+  // extreme Ritz values agree to rounding; tolerance 1e-6 x max|lambda| (the convergence tolerance is 1e-5).
+  const pre = loadNetwork(dataPath("pretrained", "pretrain-fb-seed2.safetensors")).network;
+  const net = cloneNetwork(adaptedNetwork(pre, dataPath("results", "persistent-rot30-net2", "rflo+c-seed1.wrec.safetensors")), "float64"); // as cli/curvature.ts (initial states drawn in float64)
+  const batch = perturbTargets(centreOutAll(), [targetRotation(30)]);
+  const N = net.config.N;
+  const x0 = Float64Array.from(simulate(net, batch, { feedback: false, init: Rng.seeded(s.analysis.seed, "eval-init") }).x.subarray(5 * N, 6 * N));
+  for (const control of [true, false]) {
+    const r = stepCurvature(net, batch, 5, x0, 100, control, { ...s.analysis, probes: 1, steps: 2 });
+    const shipped = rows.find((x) => x.network === 2 && x.weights === "rflo+c-seed1" && x.target === 5 && x.step === 100 && x.control === control)!;
+    const scale = Math.max(Math.abs(shipped.lambda_min), Math.abs(shipped.lambda_max));
+    assert.ok(Math.abs(r.extremes.min - shipped.lambda_min) < 1e-6 * scale, `control ${control}: lambda_min ${r.extremes.min} vs shipped ${shipped.lambda_min}`);
+    assert.ok(Math.abs(r.extremes.max - shipped.lambda_max) < 1e-6 * scale, `control ${control}: lambda_max ${r.extremes.max} vs shipped ${shipped.lambda_max}`);
+    assert.ok(Math.abs(r.loss - shipped.loss) < 1e-9 * shipped.loss, `control ${control}: loss ${r.loss} vs shipped ${shipped.loss}`);
+  }
+});
