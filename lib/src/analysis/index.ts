@@ -15,3 +15,4 @@ export * from "./generalization";
 export * from "./kinematics";
 export * from "./loopGain";
 export * from "./population";
+export * from "./stability";
