@@ -496,7 +496,10 @@ export interface LearningMap {
  * the linearised loop: open (`control` false) or closed by the control input with the delay d
  * (de_{n+1} = c de_n - sum_m HL_m u_{n-m} - sum_m H_m de_{n-d-m}; HL with input D W_fb, H with input F).
  * The result is a linear map e -> eta M e: learning one trial per target repeats e <- (I + eta M) e, which
- * diverges where I + eta M has an eigenvalue outside the unit circle (`learningGrowth`).
+ * diverges where I + eta M has an eigenvalue outside the unit circle (`learningGrowth`). Exact to first
+ * order when every unit stays active (lib/test/stability.test.ts); with the relu gains averaged, on the
+ * 400-unit networks it predicts RFLO without control to diverge at lr 5e-5 where it does not (notebook 11):
+ * not a reliable predictor there.
  */
 export function learningMap(net: Network, ro: Rollout, options: LearningMapOptions): LearningMap {
   const c = net.config;
