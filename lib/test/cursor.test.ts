@@ -196,8 +196,9 @@ test("gradients through the cursor match TensorFlow.js autodiff through an expli
     const auto = tfLossGradient(tf, n32, batch, x0, { cursor: C }, lc);
     assert.ok(Math.abs(auto.value - value.total) < 1e-5 * value.total, `${pert.name}: loss ${auto.value} vs ${value.total}`);
     for (const name of ["wRec", "wIn", "wFb", "b"] as const) {
-      const en = grads[name].reduce((s, g, i) => s + (g - auto.grads[name][i]) ** 2, 0);
-      const ed = grads[name].reduce((s, g) => s + g * g, 0);
+      const g = Array.from(grads[name]);
+      const en = g.reduce((s, v, i) => s + (v - auto.grads[name][i]) ** 2, 0);
+      const ed = g.reduce((s, v) => s + v * v, 0);
       assert.ok(Math.sqrt(en / ed) < 1e-4, `${pert.name} ${name}: relative difference ${Math.sqrt(en / ed)}`);
     }
   }

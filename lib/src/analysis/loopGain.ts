@@ -35,7 +35,7 @@ export interface LoopGainOptions {
 
 /** The loop gain: its mean and its value at each start step. */
 export interface LoopGain {
-  /** [a, b, c, d]: mean over starts and trials of d(hand velocity)/d(fed-back error), row-major. */
+  /** Row-major (a, b, c, d): mean over starts and trials of d(hand velocity)/d(fed-back error), row-major. */
   K: Mat2;
   /** K at each start step (mean over trials). */
   byStart: { start: number; K: Mat2 }[];
