@@ -212,6 +212,12 @@ test("data/results/instructed-rot30: F3 on the instructed-delay network, 4 condi
   checkAdaptFolder("instructed-rot30", "pretrain-fb-instructed-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" });
 });
 
+for (const n of [2, 3]) {
+  test(`data/results/instructed-rot30-net${n}: RFLO+c and RFLO on instructed-delay network ${n}, 3 seeds; first 10 trials reproduced`, () => {
+    checkAdaptFolder(`instructed-rot30-net${n}`, `pretrain-fb-instructed-seed${n}`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" });
+  });
+}
+
 for (const d of [2, 5, 10, 20]) {
   test(`data/results/fbdelay${d}-rot30: RFLO+c and RFLO on the network with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
     checkAdaptFolder(`fbdelay${d}-rot30`, `pretrain-fb-delay${d}-seed1`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
@@ -268,8 +274,23 @@ test("the current engine reproduces the alignment measurements of the first 3 tr
 });
 
 test("data/results/sweep-s1: every cell is a cell of grids/s1.json computed from pretrain-fb-seed1; the merged tables match the cells", () => {
-  const dir = dataPath("results", "sweep-s1");
-  const grid = checkGrid(JSON.parse(fs.readFileSync(projectPath("grids", "s1.json"), "utf8")));
+  checkSweepFolder("sweep-s1", "s1.json");
+});
+
+for (const g of ["cursor-rot30", "cursor-rot60", "cursor-rot90", "cursor-rot120", "cursor-mirror"]) {
+  test(`data/results/sweep-${g}: cells of grids/${g}.json (RFLO+c and RFLO so far, under the cursor perturbation); the merged tables match the cells`, () => {
+    const files = checkSweepFolder(`sweep-${g}`, `${g}.json`);
+    assert.ok(files.length >= 10, "the 10 RFLO cells are there");
+    const grid = JSON.parse(fs.readFileSync(projectPath("grids", `${g}.json`), "utf8"));
+    assert.equal(grid.perturbations.length, 1);
+    assert.ok(grid.perturbations[0].name.startsWith("cursor_"));
+  });
+}
+
+/** Checks a shipped sweep folder against its grid; returns the finished cells' file names. */
+function checkSweepFolder(name: string, gridFile: string): string[] {
+  const dir = dataPath("results", name);
+  const grid = checkGrid(JSON.parse(fs.readFileSync(projectPath("grids", gridFile), "utf8")));
   const sha = sha256File(dataPath(...grid.pretrained.split("/")));
   const cells = gridCells(grid);
   const files = fs.readdirSync(`${dir}/cells`).filter((f) => f.endsWith(".json"));
@@ -293,7 +314,8 @@ test("data/results/sweep-s1: every cell is a cell of grids/s1.json computed from
     assert.ok(Number.isFinite(rec.result.finalTestError), `${cell.id}: a finite final error, diverged or not`);
     assert.equal(rec.result.status === "done", rec.result.trialsDone === grid.trials, `${cell.id}: a finished cell ran every trial`);
   }
-});
+  return files;
+}
 
 test("data/results/node-perturbation-*: the plugin rule's learning-rate sweep (10 cells) and its runs on the 3 feedback networks, computed with today's plugin file; first 10 trials reproduced", () => {
   const plugin = loadPlugin(projectPath("plugins", "node-perturbation.ts"));
