@@ -344,7 +344,12 @@ export function densitySummary(rules: QuadratureRule[], scale: number, threshold
 /** Options of `stepCurvature`: the Lanczos settings of both summaries. */
 export interface StepCurvatureOptions {
   /** Extreme eigenvalues: most Lanczos steps (150) and relative residual target (1e-4). */
-  extremes?: { maxIterations?: number; tol?: number };
+  extremes?: {
+    /** Most Lanczos steps. */
+    maxIterations?: number;
+    /** Ritz residual tolerance, relative to max|λ|. */
+    tol?: number;
+  };
   /** SLQ probes (default 4). */
   probes?: number;
   /** Lanczos steps per SLQ probe (default 30). */

@@ -33,12 +33,28 @@ export interface LoopGainOptions {
   seed?: number;
 }
 
+/** The loop gain measured from one start step. */
+export interface LoopGainAt {
+  /** The step at which the offset starts. */
+  start: number;
+  /** d(hand velocity)/d(fed-back error) there, mean over trials, row-major. */
+  K: Mat2;
+}
+
+/** A complex number. */
+export interface Complex {
+  /** Real part. */
+  re: number;
+  /** Imaginary part. */
+  im: number;
+}
+
 /** The loop gain: its mean and its value at each start step. */
 export interface LoopGain {
   /** Row-major (a, b, c, d): mean over starts and trials of d(hand velocity)/d(fed-back error), row-major. */
   K: Mat2;
   /** K at each start step (mean over trials). */
-  byStart: { start: number; K: Mat2 }[];
+  byStart: LoopGainAt[];
   /** The phase of K's rotation part, degrees: atan2(c - b, a + d) (positive: it turns the correction counter-clockwise). */
   phaseDeg: number;
   /** The magnitude of K's rotation part, |(a + d, c - b)| / 2. */
@@ -58,7 +74,7 @@ export function loopGain(net: Network, options: LoopGainOptions = {}): LoopGain 
   const init = () => Rng.seeded(seed, "eval-init");
   const base = simulate(n64, batch, { feedback: true, init: init() });
   const x0 = Float64Array.from(base.x.subarray(0, B * n64.config.N));
-  const byStart: { start: number; K: Mat2 }[] = [];
+  const byStart: LoopGainAt[] = [];
   const sum = [0, 0, 0, 0];
   for (const start of starts) {
     const K = [0, 0, 0, 0];
@@ -84,7 +100,7 @@ export function loopGain(net: Network, options: LoopGainOptions = {}): LoopGain 
 }
 
 /** Eigenvalues of a 2x2 matrix, as { re, im } pairs (a complex pair or two reals). */
-export function eigenvalues2(m: Mat2): { re: number; im: number }[] {
+export function eigenvalues2(m: Mat2): Complex[] {
   const tr = m[0] + m[3];
   const det = m[0] * m[3] - m[1] * m[2];
   const disc = (tr * tr) / 4 - det;
