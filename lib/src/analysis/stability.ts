@@ -27,6 +27,7 @@
  */
 import { Network, Rollout, effectiveFeedback } from "../network";
 import { solveDense } from "./dense";
+import { eigenvalues2 } from "./loopGain";
 import { Rng } from "../rng";
 import { ParameterError, finite, integer, positive } from "../validate";
 
@@ -216,15 +217,7 @@ export function quasiStaticGain(net: Network, gains: ArrayLike<number>, options:
 export function gainEigenvalues(K: ArrayLike<number>, n: number): [number, number][] {
   if (n === 1) return [[K[0], 0]];
   if (n !== 2) throw new ParameterError("n", `must be 1 or 2, got ${n}`);
-  const tr = K[0] + K[3];
-  const det = K[0] * K[3] - K[1] * K[2];
-  const disc = (tr * tr) / 4 - det;
-  if (disc >= 0) {
-    const s = Math.sqrt(disc);
-    return [[tr / 2 + s, 0], [tr / 2 - s, 0]];
-  }
-  const s = Math.sqrt(-disc);
-  return [[tr / 2, s], [tr / 2, -s]];
+  return eigenvalues2([K[0], K[1], K[2], K[3]]).map((e): [number, number] => [e.re, e.im]);
 }
 
 /**
