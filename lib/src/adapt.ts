@@ -543,6 +543,7 @@ export class Adapter {
     this.sumDw.fill(0);
     this.sumCompare.fill(0);
     let stepwise = 0;
+    let overflowAt: number | undefined;
     let local = 0;
     const { dw, dwCompare, sumDw, sumCompare } = this;
     const N = net.config.N;
@@ -590,8 +591,11 @@ export class Adapter {
         if (!(norm >= 0 && norm < Infinity)) {
           // Weights that are no longer finite make any rule's norm NaN: that is divergence, not the rule's
           // fault, and the checks after the trial record it (as they always have).
-          if (!wRec.every(Number.isFinite)) {
+          // So is an update that overflowed (norm +Infinity: |dw_k|_F past the float range), which a rule
+          // reaches at too high a rate before W_rec itself does; it is recorded after the trial.
+          if (norm === Infinity || !wRec.every(Number.isFinite)) {
             stepwise = NaN;
+            overflowAt ??= k;
             continue;
           }
           throw new Error(`its update norm is ${norm}; accumulate must return |dw_k|_F, a finite number >= 0`);
@@ -635,6 +639,7 @@ export class Adapter {
     // network holds the hand still at a finite error. |W - W_start| is finite exactly when W_rec is.
     if (!Number.isFinite(rec.loss)) throw new DivergenceError(rec.trial, this.lr, "the trial loss is not finite");
     if (!Number.isFinite(updateNorm)) throw new DivergenceError(rec.trial, this.lr, "W_rec is no longer finite");
+    if (overflowAt !== undefined) throw new DivergenceError(rec.trial, this.lr, `an update's norm overflowed at step ${overflowAt}`);
     this.trialLog.push(rec);
     return rec;
   }

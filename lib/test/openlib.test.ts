@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { Rng } from "../src/rng";
 import { Network, Rollout } from "../src/network";
-import { Adapter, AdaptOverrides, RuleError, adaptConfig } from "../src/adapt";
+import { Adapter, AdaptOverrides, DivergenceError, RuleError, adaptConfig } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import { FArray, scal } from "../src/kernels";
 import { LearningRule, Rflo, registerRule, ruleNames } from "../src/rules";
@@ -87,12 +87,13 @@ test("bad rules get one line naming the rule (and the trial and step where it fa
   assert.throws(() => adaptConfig({ rule: "scaled_here", ruleOptions: { facto: 1 }, lr: 1e-3 }), /rule scaled_here options\.facto: is not an option \(options: factor\)/);
   assert.throws(() => adaptConfig({ rule: () => new Scaled(1, "no_lr") }), /lr: rule no_lr has no default learning rate/);
   class Faulty extends Scaled {
-    constructor(private readonly how: "throw" | "nan" | "size", name: string) {
+    constructor(private readonly how: "throw" | "nan" | "inf" | "size", name: string) {
       super(1, name);
     }
     accumulate(k: number, out: FArray, scale: number) {
       if (k === 3 && this.how === "throw") throw new Error("boom\nsecond line");
       if (k === 3 && this.how === "nan") return NaN;
+      if (k === 3 && this.how === "inf") return Infinity;
       if (this.how === "size") out.set(new Float32Array(out.length + 1));
       return super.accumulate(k, out, scale);
     }
@@ -100,6 +101,8 @@ test("bad rules get one line naming the rule (and the trial and step where it fa
   const first = (rule: LearningRule) => new Adapter(pre, adaptConfig({ rule, lr: 2e-5, trials: 2 })).trial();
   assert.throws(() => first(new Faulty("throw", "faulty_throw")), (e: Error) => e instanceof RuleError && e.message === "rule faulty_throw, trial 0, step 3: boom");
   assert.throws(() => first(new Faulty("nan", "faulty_nan")), /^RuleError: rule faulty_nan, trial 0, step 3: its update norm is NaN/);
+  // An update whose norm overflows is divergence (too high a rate), recorded as such, not the rule's fault.
+  assert.throws(() => first(new Faulty("inf", "faulty_inf")), (e: Error) => e instanceof DivergenceError && /trial 0 .*overflowed at step 3/.test(e.message));
   assert.throws(() => first(new Faulty("size", "faulty_size")), /^RuleError: rule faulty_size, trial 0, step 0: .*(offset|bounds|large)/i);
 });
 
