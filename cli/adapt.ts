@@ -30,6 +30,7 @@ import { sha256File } from "../lib/src/provenance";
 import { ruleNames, ruleRegistry } from "../lib/src/rules";
 import { perturbationRegistry } from "../lib/src/perturbation";
 import { targetSetRegistry } from "../lib/src/targets";
+import { feedbackRuleRegistry } from "../lib/src/feedbackRules";
 import { parseNamed } from "../lib/src/registry";
 import { Option, interruptible, loadPluginsOrExit, opt, runCli } from "./args";
 import { assertSameSettings, destination, freeName, userPath } from "./output";
@@ -52,7 +53,9 @@ ${ruleRegistry.describe()}
 perturbations (--perturb name:key=value,...):
 ${perturbationRegistry.describe()}
 target sets (--targets name:key=value,...):
-${targetSetRegistry.describe()}`,
+${targetSetRegistry.describe()}
+feedback rules (--feedback-rule name:key=value,...):
+${feedbackRuleRegistry.describe()}`,
   options: {
     plugin: opt.list("plugin files (.ts or .js) that register rules, perturbations or target sets (recorded with their SHA-256)", opt.str("", "", "<file>"), []),
     conditions: opt.list(`conditions, each one of ${CONDITIONS.join(", ")}`, opt.choice("", CONDITIONS, ""), ["rflo+c", "rflo", "bptt+c", "bptt"]),
@@ -64,6 +67,7 @@ ${targetSetRegistry.describe()}`,
     compare: opt.choice("a rule run passively beside the learning one, for alignment columns", RULES, undefined),
     "rule-options": opt.str("options of the conditions' rules, key=value,... (each rule must have them; see the rules above)", undefined, "<k=v,...>"),
     perturb: opt.str("a perturbation beyond the rotation and curl, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"),
+    "feedback-rule": { ...opt.str("let W_fb learn during adaptation with this feedback rule, name or name:key=value,... (listed above; control and the local rules' signal use it)", undefined, "<name:k=v,...>"), shown: "none: W_fb fixed, the paper's" },
     targets: { ...opt.str("the target set of learning trials and tests, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"), shown: "the paper's 8 centre-out targets" },
     "trial-gradient": opt.flag("also compare each trial's summed update with the whole-trial BPTT gradient at its starting weights"),
     "efficiency-windows": opt.list("window lengths (trials) for |W_{t+w} - W_t| against the path length, to <run>.windows.csv", opt.int("", 0, 1), []),
@@ -91,7 +95,8 @@ runCli(spec, async ({ values: a }) => {
   const ruleOptions = a["rule-options"] !== undefined ? parseNamed("--rule-options", `x:${a["rule-options"]}`).options ?? {} : {};
   const perturbations = a.perturb !== undefined ? [parseNamed("--perturb", a.perturb)] : [];
   const targets = a.targets !== undefined ? parseNamed("--targets", a.targets) : null;
-  const suffix = `${perturbations.map((p) => `-${p.name}`).join("")}${targets ? `-targets-${targets.name}` : ""}`;
+  const feedbackRule = a["feedback-rule"] !== undefined ? parseNamed("--feedback-rule", a["feedback-rule"]) : null;
+  const suffix = `${perturbations.map((p) => `-${p.name}`).join("")}${targets ? `-targets-${targets.name}` : ""}${feedbackRule ? `-fb-${feedbackRule.name}` : ""}`;
   const command = (a.curl !== 0 ? `adapt/curl${a.curl}-rot${a.rotation}` : `adapt/persistent-rot${a.rotation}`) + suffix;
   const dest = destination({ command, out: a.out, replaceShipped: a["replace-shipped"], allowDirty: a["allow-dirty"] });
   const out = a.fresh && !dest.shipped ? path.join(path.dirname(dest.dir), freeName(path.basename(dest.dir), (n) => fs.existsSync(path.join(path.dirname(dest.dir), n)))) : dest.dir;
@@ -123,6 +128,7 @@ runCli(spec, async ({ values: a }) => {
         ruleOptions,
         perturbations,
         targets,
+        feedbackRule,
         reach,
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
@@ -160,7 +166,7 @@ runCli(spec, async ({ values: a }) => {
   if (workers > 1) {
     // One child process per run, `workers` at a time, longest first (BPTT runs take ~30x an RFLO run).
     const cost = (r: (typeof todo)[number]) => (r.settings.config.rule === "bptt" ? 30 : 1) * r.settings.config.trials;
-    const passOn = (name: "plugin" | "rule-options" | "perturb" | "targets") => {
+    const passOn = (name: "plugin" | "rule-options" | "perturb" | "targets" | "feedback-rule") => {
       const v = a[name];
       return v === undefined || (Array.isArray(v) && v.length === 0) ? [] : [`--${name}`, Array.isArray(v) ? v.join(",") : String(v)];
     };
@@ -174,7 +180,7 @@ runCli(spec, async ({ values: a }) => {
       ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
       ...(a["test-gradient"] ? ["--test-gradient"] : []), ...(a["efficiency-windows"].length ? ["--efficiency-windows", a["efficiency-windows"].join(",")] : []),
       ...(a["replace-shipped"] ? ["--replace-shipped"] : []), ...(a["allow-dirty"] ? ["--allow-dirty"] : []),
-      ...passOn("plugin"), ...passOn("rule-options"), ...passOn("perturb"), ...passOn("targets"),
+      ...passOn("plugin"), ...passOn("rule-options"), ...passOn("perturb"), ...passOn("targets"), ...passOn("feedback-rule"),
     ];
     console.error(`${todo.length} runs, ${workers} at a time (one process each); results -> ${rel(out)}`);
     let failed = 0;
@@ -247,7 +253,11 @@ runCli(spec, async ({ values: a }) => {
     if (!diverged) saveCheckpoint(`${r.base}.wrec.safetensors`, {
       kind: "adapted-wrec",
       config,
-      tensors: { [TORCH_NAMES.wRec]: { shape: [adapter.net.config.N, adapter.net.config.N], data: adapter.net.params.wRec } },
+      tensors: {
+        [TORCH_NAMES.wRec]: { shape: [adapter.net.config.N, adapter.net.config.N], data: adapter.net.params.wRec },
+        // A learned W_fb is part of the adapted network.
+        ...(adapter.feedbackRule ? { [TORCH_NAMES.wFb]: { shape: [adapter.net.config.N, adapter.net.config.nOut], data: adapter.net.params.wFb } } : {}),
+      },
       meta: provenance,
     });
     const final = adapter.testLog[adapter.testLog.length - 1];

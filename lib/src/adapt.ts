@@ -18,6 +18,7 @@ import { ReachConfig, TrialBatch, reachConfig } from "./task";
 import { Named, OptionValues, Source, plainOptions } from "./registry";
 import { Perturbation, duringRollout, makePerturbation, normalisePerturbation, perturbTargets, perturbationRegistry, targetRotation } from "./perturbation";
 import { Mat2, cursorMap, seenThrough } from "./cursor";
+import { FeedbackRule, feedbackRuleRegistry, makeFeedbackRule, normaliseFeedbackRule } from "./feedbackRules";
 import { TargetSet, allTrials, centreOutTargets, makeTargetSet, normaliseTargets, randomTrials, targetSetRegistry } from "./targets";
 import { gemm } from "./kernels";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
@@ -113,6 +114,12 @@ export interface AdaptConfig {
    * with it; tests run with feedback off, so they do not see it.
    */
   fbDelay: number | null;
+  /**
+   * A rule that lets the feedback weights W_fb learn during adaptation (feedbackRules: the built-in
+   * noise_mirror, or a registered one), by name and options; null (the paper's, the default): W_fb is fixed.
+   * The control input and the local rules' learning signal both use the W_fb it leaves.
+   */
+  feedbackRule: Named | null;
   /** The reaching task (timing, targets, variant), from the pre-trained network by default. */
   reach: ReachConfig;
 }
@@ -176,6 +183,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
     testGradient: false,
     curlGain: 0,
     fbDelay: null,
+    feedbackRule: null,
     ...overrides,
     ruleOptions: {},
     perturbations: [],
@@ -194,6 +202,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
   if (!Array.isArray(overrides.perturbations ?? [])) throw new ParameterError("perturbations", "must be a list of { name, options }");
   c.perturbations = (overrides.perturbations ?? []).map((p, i) => normalisePerturbation(p, `perturbations[${i}]`));
   c.targets = overrides.targets == null ? null : normaliseTargets(overrides.targets);
+  c.feedbackRule = overrides.feedbackRule == null ? null : normaliseFeedbackRule(overrides.feedbackRule);
   positive("lr", c.lr);
   finite("curlGain", c.curlGain);
   if (c.fbDelay !== null) integer("fbDelay", c.fbDelay, 0);
@@ -222,6 +231,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
   if (c.compare !== null) note(`rule:${c.compare}`, ruleRegistry.source(c.compare));
   for (const p of c.perturbations) note(`perturbation:${p.name}`, perturbationRegistry.source(p.name));
   if (c.targets) note(`targets:${c.targets.name}`, targetSetRegistry.source(c.targets.name));
+  if (c.feedbackRule) note(`feedback:${c.feedbackRule.name}`, feedbackRuleRegistry.source(c.feedbackRule.name));
   c.sources = overrides.sources ?? sources;
   return c;
 }
@@ -266,6 +276,23 @@ function accumulatePair(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64A
   return a instanceof Float32Array ? accumulatePair32(a, b, sumA, sumB) : accumulatePair64(a, b, sumA, sumB);
 }
 
+/** cos(W_fb, W_out^T) for W_fb [N, nOut] and W_out [nOut, N], row-major (0 when either is zero). */
+function cosineTransposed(wFb: FArray, wOut: FArray, N: number, nOut: number): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < N; i++) {
+    for (let o = 0; o < nOut; o++) {
+      const a = wFb[i * nOut + o];
+      const b = wOut[o * N + i];
+      ab += a * b;
+      aa += a * a;
+      bb += b * b;
+    }
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
 /** Sees the steps of a learning trial (Adapter.trial); it must not change the network or the rollout. */
 export interface StepObserver {
   /** After step k's state (x_{k+1}, e_{k+1}) exists and before the rule's update: net.params.wRec holds the weights used so far. */
@@ -296,6 +323,10 @@ export interface TrialRecord {
   globalAlignment: number;
   /** cos(sum_k dw_k, -dL_trial/dW_rec at the trial's starting weights); NaN unless trialGradient. */
   globalAlignmentTrial: number;
+  /** With a feedback rule (AdaptConfig.feedbackRule): |dW_fb|_F of this trial. */
+  feedbackChange?: number;
+  /** With a feedback rule: cos(W_fb after the trial, (C W_out)^T), how well the feedback points along the seen readout. */
+  feedbackAlignment?: number;
 }
 
 /** The local alignment at one step of a trial listed in stepTrials. */
@@ -395,6 +426,8 @@ export class Adapter {
   readonly rule: LearningRule;
   /** The passive comparison rule (AdaptConfig.compare), or null. */
   readonly comparison: LearningRule | null;
+  /** The rule that lets W_fb learn (AdaptConfig.feedbackRule), or null (W_fb fixed, the paper's). */
+  readonly feedbackRule: FeedbackRule | null;
   /** The learning rate applied (effectiveLr). */
   readonly lr: number;
   /** The test trials: every target of the set, perturbed. */
@@ -451,6 +484,7 @@ export class Adapter {
     this.net = config.fbDelay === null ? copy : { config: { ...copy.config, fbDelay: config.fbDelay }, params: copy.params };
     this.rule = makeAdaptRule(config.rule, config);
     this.comparison = config.compare ? createRule(config.compare) : null;
+    this.feedbackRule = config.feedbackRule ? makeFeedbackRule(config.feedbackRule) : null;
     this.lr = effectiveLr(config, this.net);
     const setting = trialSetting(config);
     this.targets = setting.targets;
@@ -550,7 +584,8 @@ export class Adapter {
     // A rule that perturbs the units' drives (LearningRule.perturbDrive, e.g. node perturbation) gets trial 0's
     // W_rec r_k to add to before each step. Otherwise a rule that can fuse the next step's recurrent drive
     // into its pass over W_rec saves the forward step that pass (RFLO: one of three passes over 400 x 400 arrays per step).
-    const perturb = rule.perturbDrive !== undefined && ro.B === 1 && net.config.recurrent;
+    const fbRule = this.feedbackRule;
+    const perturb = (rule.perturbDrive !== undefined || fbRule?.perturbDrive !== undefined) && ro.B === 1 && net.config.recurrent;
     const fuse = !perturb && rule.accumulateWithDrive !== undefined && ro.B === 1 && net.config.recurrent;
     if ((fuse || perturb) && this.drive?.constructor !== wRec.constructor) this.drive = wRec instanceof Float64Array ? new Float64Array(N) : new Float32Array(N);
     let haveDrive = false;
@@ -561,14 +596,26 @@ export class Adapter {
       rule.reset(net, ro, context);
       who = cmp?.name ?? who;
       cmp?.reset(net, ro, context);
+      who = fbRule?.name ?? who;
+      fbRule?.reset(net, ro, context);
       who = rule.name;
       for (k = 0; k < ro.T; k++) {
         if (perturb) {
           gemm(false, true, 1, N, N, 1, ro.r.subarray(k * N, (k + 1) * N), N, wRec, N, 0, this.drive!, N);
-          rule.perturbDrive!(k, this.drive!);
+          rule.perturbDrive?.(k, this.drive!);
+          if (fbRule?.perturbDrive) {
+            who = fbRule.name;
+            fbRule.perturbDrive(k, this.drive!);
+            who = rule.name;
+          }
           haveDrive = true;
         }
         stepRollout(net, ro, k, wFbEff, undefined, haveDrive ? this.drive : undefined);
+        if (fbRule) {
+          who = fbRule.name;
+          fbRule.observe(k);
+          who = rule.name;
+        }
         rule.advance(k);
         if (cmp) {
           // The passive rule reads W_rec before this step's update, as the learning rule's own update does.
@@ -618,6 +665,18 @@ export class Adapter {
       throw new RuleError(who, this.done, k < 0 ? 0 : k, k < 0 ? `reset failed: ${msg}` : msg);
     }
     if (wRec.length !== N * N) throw new RuleError(rule.name, this.done, ro.T - 1, `W_rec has ${wRec.length} entries, not ${N * N}`);
+    let feedback: { feedbackChange: number; feedbackAlignment: number } | undefined;
+    if (fbRule) {
+      // W_fb changes between trials only: this trial's control input and learning signal used the W_fb it started with.
+      const { wFb, mask } = this.net.params;
+      let change: number;
+      try {
+        change = fbRule.endTrial(wFb, mask);
+      } catch (e) {
+        throw new RuleError(fbRule.name, this.done, ro.T - 1, e instanceof Error ? e.message.split("\n")[0] : String(e));
+      }
+      feedback = { feedbackChange: change, feedbackAlignment: cosineTransposed(wFb, net.params.wOut, N, net.config.nOut) };
+    }
     const dist = this.dist;
     distances2(wRec, this.wStart, this.w0, dist); // |W - W_start|^2 and |W - W_0|^2
     const updateNorm = Math.sqrt(dist[0]);
@@ -634,12 +693,14 @@ export class Adapter {
       localAlignment: cmp ? local / ro.T : NaN,
       globalAlignment: cmp ? cosine(this.sumDw, this.sumCompare) : NaN,
       globalAlignmentTrial: c.trialGradient ? cosine(this.sumDw, this.trialGradient(batch)) : NaN,
+      ...feedback,
     };
     // A non-finite W_rec does not always show in the loss: relu maps NaN drives to rates of 0, so such a
     // network holds the hand still at a finite error. |W - W_start| is finite exactly when W_rec is.
     if (!Number.isFinite(rec.loss)) throw new DivergenceError(rec.trial, this.lr, "the trial loss is not finite");
     if (!Number.isFinite(updateNorm)) throw new DivergenceError(rec.trial, this.lr, "W_rec is no longer finite");
     if (overflowAt !== undefined) throw new DivergenceError(rec.trial, this.lr, `an update's norm overflowed at step ${overflowAt}`);
+    if (feedback && !Number.isFinite(feedback.feedbackChange)) throw new DivergenceError(rec.trial, this.lr, "W_fb is no longer finite");
     this.trialLog.push(rec);
     return rec;
   }
@@ -680,6 +741,7 @@ export class Adapter {
     const metrics = {
       trials: this.trialLog, tests: this.testLog, steps: this.stepLog, windows: this.windowLog, windowPaths: paths, config: this.config,
       ...(this.rule.saveState ? { ruleState: this.rule.saveState() } : {}),
+      ...(this.feedbackRule?.saveState ? { feedbackRuleState: this.feedbackRule.saveState() } : {}),
     };
     saveNetwork(file, this.net, { rng, metrics, meta, tensors });
   }
@@ -702,11 +764,14 @@ export class Adapter {
       windowPaths?: Record<string, number>;
       config: unknown;
       ruleState?: unknown;
+      feedbackRuleState?: unknown;
     };
     const diff = settingsDiff(adaptConfig(saved.config as Partial<AdaptConfig>), config);
     if (diff.length) throw new CheckpointError(file, `was written with another adaptation config (stored -> requested: ${describeDiff(diff)})`);
     const a = new Adapter(pretrained, config);
     a.net.params.wRec.set(ck.network.params.wRec);
+    // A learned W_fb is part of the run's state (saveNetwork stores every parameter).
+    if (a.feedbackRule) a.net.params.wFb.set(ck.network.params.wFb);
     a.trialsRng = Rng.fromState(ck.rng.trials);
     a.initRng = Rng.fromState(ck.rng.init);
     // JSON stores NaN (no comparison rule) as null.
@@ -723,6 +788,10 @@ export class Adapter {
     if (saved.ruleState !== undefined) {
       if (!a.rule.loadState) throw new CheckpointError(file, `holds a state of rule ${a.rule.name}, which has no loadState to restore it`);
       a.rule.loadState(saved.ruleState);
+    }
+    if (saved.feedbackRuleState !== undefined) {
+      if (!a.feedbackRule?.loadState) throw new CheckpointError(file, `holds a state of feedback rule ${a.feedbackRule?.name}, which has no loadState to restore it`);
+      a.feedbackRule.loadState(saved.feedbackRuleState);
     }
     a.done = saved.trials.length;
     return a;

@@ -21,6 +21,8 @@ export * as train from "./train";
 export * as tftrain from "./tftrain";
 /** Online learning rules for W_rec (RFLO, online BPTT, FED) behind one interface, found by name in a registry. */
 export * as rules from "./rules";
+/** Rules that let the feedback weights W_fb learn during adaptation (the built-in noise_mirror), found by name in a registry. */
+export * as feedbackRules from "./feedbackRules";
 /** Perturbations: transforms of the trials (e.g. the rotated target) and pushes on the hand (e.g. a curl field). */
 export * as perturbation from "./perturbation";
 /** Perturbations of the seen hand: rotated, mirrored or scaled cursors, as cursor maps (2x2) on the hand velocity. */
