@@ -9,6 +9,7 @@
  * 8 rotated targets) exceeds `divergeFactor` times the cell's own error before adaptation. A diverged
  * cell stops at once and is recorded as such, with the trial where it happened: never as a NaN.
  */
+import { normaliseFeedbackRule } from "./feedbackRules";
 import { Adapter, AdaptConfig, DivergenceError, adaptConfig } from "./adapt";
 import { Network } from "./network";
 import { ruleNames, ruleRegistry } from "./rules";
@@ -51,6 +52,11 @@ export interface SweepGrid {
    * [{ "name": "cursor_rotation", "options": { "deg": 90 } }] with "rotations": [0].
    */
   perturbations?: Named[];
+  /**
+   * A rule that lets W_fb learn in every cell (AdaptConfig.feedbackRule), e.g. { "name": "noise_mirror" };
+   * absent: W_fb fixed, the paper's.
+   */
+  feedbackRule?: Named;
 }
 
 /** One cell of a grid: a condition at one rotation, learning rate and seed. */
@@ -128,7 +134,7 @@ export function formatLr(lr: number): string {
 export function checkGrid(raw: unknown): SweepGrid {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ParameterError("grid", "must be a JSON object");
   const g = raw as Record<string, unknown>;
-  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions", "perturbations"];
+  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions", "perturbations", "feedbackRule"];
   for (const k of Object.keys(g)) if (!known.includes(k)) throw new ParameterError(k, `is not a grid field (fields: ${known.join(", ")})`);
   const list = (name: string, min = 1): unknown[] => {
     const v = g[name];
@@ -197,10 +203,11 @@ export function checkGrid(raw: unknown): SweepGrid {
     if (!Array.isArray(g.perturbations)) throw new ParameterError("perturbations", "must be a list of { name, options }");
     perturbations = g.perturbations.map((p, i) => normalisePerturbation(p as Named, `perturbations[${i}]`));
   }
+  const feedbackRule = g.feedbackRule === undefined ? undefined : normaliseFeedbackRule(g.feedbackRule as Named);
   return {
     name, pretrained: str("pretrained"), conditions, rotations, learningRates, seeds, trials, testEvery, divergeFactor,
     ...(description ? { description } : {}), ...(plugins ? { plugins: plugins as string[] } : {}), ...(ruleOptions ? { ruleOptions } : {}),
-    ...(perturbations ? { perturbations } : {}),
+    ...(perturbations ? { perturbations } : {}), ...(feedbackRule ? { feedbackRule } : {}),
   };
 }
 
@@ -281,6 +288,7 @@ export function cellConfig(grid: SweepGrid, cell: SweepCell): AdaptConfig {
     rule: cell.rule, control: cell.control, lr: cell.lr, seed: cell.seed, rotationDeg: cell.rotation, trials: grid.trials, testEvery: grid.testEvery,
     ...(grid.ruleOptions?.[cell.rule] ? { ruleOptions: grid.ruleOptions[cell.rule] } : {}),
     ...(grid.perturbations ? { perturbations: grid.perturbations } : {}),
+    ...(grid.feedbackRule ? { feedbackRule: grid.feedbackRule } : {}),
   });
 }
 

@@ -35,6 +35,11 @@ test("a grid is checked field by field, with errors that name the field and what
   bad({ name: "a/b" }, /name: must be a file-safe name/);
   bad({ lr: 1 }, /lr: is not a grid field/);
   assert.throws(() => checkGrid([]), /grid: must be a JSON object/);
+  // A feedback rule in every cell: stored with its options spelled out, refused with unknown ones.
+  const fb = checkGrid({ ...GRID, feedbackRule: { name: "noise_mirror", options: { eta: 0.1 } } });
+  assert.deepEqual(cellConfig(fb, gridCells(fb)[0]).feedbackRule, { name: "noise_mirror", options: { sigma: 0.5, eta: 0.1 } });
+  assert.equal(cellConfig(g, gridCells(g)[0]).feedbackRule, null);
+  bad({ feedbackRule: { name: "noise_mirror", options: { et: 1 } } }, /et/);
 });
 
 test("cells come in a fixed order with file-safe ids, and shards partition them", () => {
