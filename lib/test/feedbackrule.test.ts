@@ -50,6 +50,19 @@ test("noise_mirror against a hand-computed case: noise into the drives, G from t
   assert.ok(Math.abs(Math.hypot(...w) - 5) < 1e-14, "the norm is kept");
   assert.ok(Math.abs(change - Math.hypot(...want.map((x, i) => x - [3, 0, 0, 4][i]))) < 1e-14);
   assert.throws(() => new NoiseMirror({ sigma: 0, eta: 0.1 }), /sigma: must be a finite number > 0/);
+  assert.throws(() => new NoiseMirror({ sigma: 1, eta: -0.1 }), /eta: must be/);
+  // eta 0: the noise without the learning (the control experiment), W_fb untouched.
+  const still = new NoiseMirror({ sigma: 0.5, eta: 0 });
+  still.reset(fake, ro, { trial: 0, targetId: 0, seed: 1 });
+  for (let k = 0; k < 2; k++) {
+    const drive = new Float64Array(2);
+    still.perturbDrive(k, drive);
+    assert.ok(drive[0] !== 0 && drive[1] !== 0);
+    still.observe(k);
+  }
+  const kept = new Float64Array([3, 0, 0, 4]);
+  assert.equal(still.endTrial(kept, mask), 0);
+  assert.deepEqual([...kept], [3, 0, 0, 4]);
   assert.deepEqual(normaliseFeedbackRule({ name: "noise_mirror" }), { name: "noise_mirror", options: { sigma: 0.5, eta: 0.05 } });
   assert.throws(() => makeFeedbackRule({ name: "noise_mirror", options: { sigm: 1 } }), /sigm/);
   assert.ok(feedbackRuleRegistry.names().includes("noise_mirror"));

@@ -24,14 +24,17 @@ import { FArray } from "../kernels";
 import { Network, Rollout } from "../network";
 import { Rng } from "../rng";
 import { TrialContext } from "../rules/rule";
-import { positive } from "../validate";
+import { inRange, positive } from "../validate";
 import { FeedbackRule } from "./feedbackRule";
 
 /** Options of `NoiseMirror`. */
 export interface NoiseMirrorOptions {
   /** Standard deviation of the noise added to each unit's drive at every step (learning trials only). */
   sigma: number;
-  /** Fraction of |W_fb| by which one trial moves W_fb toward its estimate (before the norm is restored). */
+  /**
+   * Fraction of |W_fb| by which one trial moves W_fb toward its estimate (before the norm is restored).
+   * 0 keeps W_fb fixed with the noise still injected: the control for what the noise alone does.
+   */
   eta: number;
 }
 
@@ -49,11 +52,11 @@ export class NoiseMirror implements FeedbackRule {
 
   /**
    * @param options noise sd and rate
-   * @throws ParameterError for a sigma or eta that is not a finite number > 0
+   * @throws ParameterError for a sigma that is not a finite number > 0, or an eta outside [0, 1]
    */
   constructor(readonly options: NoiseMirrorOptions) {
     positive("sigma", options.sigma);
-    positive("eta", options.eta);
+    inRange("eta", options.eta, 0, 1);
   }
 
   reset(net: Network, ro: Rollout, context: TrialContext): void {
@@ -105,7 +108,7 @@ export class NoiseMirror implements FeedbackRule {
       rho2 += wFb[i] * wFb[i];
       g2 += g[i] * g[i];
     }
-    if (!(g2 > 0) || !(rho2 > 0)) return 0;
+    if (!(g2 > 0) || !(rho2 > 0) || this.options.eta === 0) return 0;
     const rho = Math.sqrt(rho2);
     const step = (this.options.eta * rho) / Math.sqrt(g2);
     const next = new Float64Array(wFb.length);
