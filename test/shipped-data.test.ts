@@ -287,6 +287,21 @@ for (const g of ["cursor-rot30", "cursor-rot60", "cursor-rot90", "cursor-rot120"
   });
 }
 
+for (const g of ["cursor-fb-rot30", "cursor-fb-rot60", "cursor-fb-rot90", "cursor-fb-rot120", "cursor-fb-mirror", "cursor-fbnoise-rot30", "cursor-fbnoise-rot90"]) {
+  if (!fs.existsSync(dataPath("results", `sweep-${g}`))) continue; // shipped as they finish (issue 23 item 4)
+  test(`data/results/sweep-${g}: RFLO+c and RFLO with W_fb learning by noise_mirror${g.includes("noise") ? " at eta 0 (noise only)" : ""}, cells of grids/${g}.json; the merged tables match the cells`, () => {
+    const files = checkSweepFolder(`sweep-${g}`, `${g}.json`);
+    assert.equal(files.length, 8, "every cell is there");
+    const grid = checkGrid(JSON.parse(fs.readFileSync(projectPath("grids", `${g}.json`), "utf8")));
+    assert.equal(grid.feedbackRule?.name, "noise_mirror");
+    assert.equal(grid.feedbackRule?.options?.eta, g.includes("noise") ? 0 : 0.05);
+    for (const f of files) {
+      const cell = JSON.parse(fs.readFileSync(dataPath("results", `sweep-${g}`, "cells", f), "utf8"));
+      assert.deepEqual(cell.settings.config.feedbackRule, grid.feedbackRule, `${f}: computed with the grid's feedback rule`);
+    }
+  });
+}
+
 /** Checks a shipped sweep folder against its grid; returns the finished cells' file names. */
 function checkSweepFolder(name: string, gridFile: string): string[] {
   const dir = dataPath("results", name);
