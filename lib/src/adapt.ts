@@ -592,7 +592,7 @@ export class Adapter {
     let k = -1;
     let who = rule.name;
     try {
-      const context = { trial: this.done, targetId: batch.targetId[0], seed: c.seed };
+      const context = { trial: this.done, targetId: batch.targetId[0], seed: c.seed, go: batch.go[0] };
       rule.reset(net, ro, context);
       who = cmp?.name ?? who;
       cmp?.reset(net, ro, context);

@@ -163,13 +163,21 @@ export function finalErrors(runs: RunRecords[]): ColumnTable {
     });
 }
 
-/** The pre-trained network with the adapted W_rec of a run (<condition>-seed<S>.wrec.safetensors). */
+/**
+ * The pre-trained network with the adapted W_rec of a run (<condition>-seed<S>.wrec.safetensors), and its
+ * learned W_fb where the run had a feedback rule (AdaptConfig.feedbackRule) and the file holds it.
+ */
 export function adaptedNetwork(pretrained: Network, file: string): Network {
   const ck = loadCheckpoint(file);
   const t = ck.tensors[TORCH_NAMES.wRec];
   if (!t || t.data.length !== pretrained.params.wRec.length) throw new CheckpointError(file, `needs ${TORCH_NAMES.wRec} with ${pretrained.params.wRec.length} entries`);
   const net = cloneNetwork(pretrained);
   net.params.wRec.set(t.data);
+  const fb = ck.tensors[TORCH_NAMES.wFb];
+  if (fb) {
+    if (fb.data.length !== net.params.wFb.length) throw new CheckpointError(file, `${TORCH_NAMES.wFb} has ${fb.data.length} entries, not ${net.params.wFb.length}`);
+    net.params.wFb.set(fb.data);
+  }
   return net;
 }
 

@@ -244,3 +244,20 @@ test("acute analyses take perturbations too: the curl field by name equals curlG
   const doubled = acuteResponses(cond, [0], { perturbations: [{ name: "far", targets: (b) => ({ ...b, reference: b.reference.map((v) => 2 * v) }) }] });
   assert.ok(doubled[0].error > acuteResponses(cond, [0])[0].error, "a target transform changes what the hand must do");
 });
+
+test("plugins/rflo-window.ts: RFLO's own update in its period (the go step from the trial context), none outside it", () => {
+  loadPlugin(path.resolve(__dirname, "../../plugins/rflo-window.ts"));
+  for (const period of ["movement", "preparation"]) {
+    const a = new Adapter(pre, adaptConfig({ rule: "rflo_window", ruleOptions: { period }, control: true, lr: 1e-12, trials: 1, compare: "rflo", stepTrials: [0] }));
+    a.trial();
+    const go = 20; // the paper's task: goTime - rampHalfWidth
+    assert.equal(a.stepLog.length, 125);
+    for (const s of a.stepLog) {
+      const active = period === "movement" ? s.step + 1 >= go : s.step + 1 < go;
+      // cos(dw_k, RFLO's dw_k): 1 where it applies RFLO's update (W_rec barely moves at lr 1e-12), 0 where it applies none.
+      if (active) assert.ok(Math.abs(s.localAlignment - 1) < 1e-5, `${period} step ${s.step}: ${s.localAlignment}`);
+      else assert.equal(s.localAlignment, 0, `${period} step ${s.step}`);
+    }
+  }
+  assert.throws(() => adaptConfig({ rule: "rflo_window", ruleOptions: { period: "hold" }, lr: 1e-5 }) && new Adapter(pre, adaptConfig({ rule: "rflo_window", ruleOptions: { period: "hold" }, lr: 1e-5 })), /period must be/);
+});

@@ -15,6 +15,11 @@ export interface TrialContext {
   targetId: number;
   /** The run's seed (AdaptConfig.seed), so that a rule's own random draws can be reproducible and resumable. */
   seed: number;
+  /**
+   * The go step of trial 0 (task.TrialBatch.go: the first step without the hold signal), so that a rule can
+   * treat the preparatory period and the movement differently. Absent when the caller does not know it.
+   */
+  go?: number;
 }
 
 /**
