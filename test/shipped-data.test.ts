@@ -166,7 +166,10 @@ test("the current engine reproduces the first 10 trials of every shipped adaptat
  * recorded as diverged: logs up to there, no weights, no final error); the current engine reproduces the
  * first 10 trials of every seed-1 run, from the stored config alone.
  */
-function checkAdaptFolder(name: string, network: string, conditions: string[], want: { rotationDeg: number; curlGain: number; variant?: string; fbDelay?: number }) {
+function checkAdaptFolder(
+  name: string, network: string, conditions: string[],
+  want: { rotationDeg: number; curlGain: number; variant?: string; fbDelay?: number; perturbations?: { name: string; options: Record<string, unknown> }[]; feedbackRule?: string | null },
+) {
   const dir = dataPath("results", name);
   const file = dataPath("pretrained", `${network}.safetensors`);
   const sha = sha256File(file);
@@ -180,6 +183,8 @@ function checkAdaptFolder(name: string, network: string, conditions: string[], w
     assert.equal(summary.settings.pretrainedSha256, sha, `${what} starts from ${network}`);
     assert.equal(summary.config.rotationDeg, want.rotationDeg);
     assert.equal(summary.config.curlGain, want.curlGain);
+    if (want.perturbations) assert.deepEqual(summary.config.perturbations, want.perturbations, `${what}: its perturbations`);
+    if (want.feedbackRule !== undefined) assert.equal(summary.config.feedbackRule?.name ?? null, want.feedbackRule, `${what}: its feedback rule`);
     assert.equal(summary.config.reach.preparation !== undefined, want.variant === "instructed_delay", `${what}: the task variant of its network`);
     const wrec = fs.existsSync(`${dir}/${run.condition}-seed${run.seed}.wrec.safetensors`);
     if (run.diverged) {
@@ -257,6 +262,23 @@ for (const d of [2, 5, 10, 20]) {
       r.tests.forEach((t, i) => assert.ok(Math.abs(t.testError - p.tests[i].testError) <= SAME_RUN * p.tests[i].testError, `rflo seed ${r.seed} test ${i}: ${t.testError} vs ${p.tests[i].testError}`));
     }
   });
+}
+
+// Issue 23: 3 seeds on each of the 3 networks trained with feedback, at each condition's best rate of the
+// cursor sweeps (network 1, seed 1). Conditions that diverged at every rate of a sweep have no runs.
+const CURSOR_RUNS: [string, string[], { name: string; options: Record<string, unknown> }, string | null][] = [
+  ["cursor-rot30", ["rflo+c", "rflo", "bptt+c", "bptt"], { name: "cursor_rotation", options: { deg: 30 } }, null],
+  ["cursor-fb-rot30", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, "noise_mirror"],
+  ["cursor-fb-rot90", ["rflo"], { name: "cursor_rotation", options: { deg: 90 } }, "noise_mirror"],
+  ["cursor-fb-mirror", ["rflo"], { name: "cursor_mirror", options: { axisDeg: 90 } }, "noise_mirror"],
+];
+for (const [prefix, conditions, perturbation, feedbackRule] of CURSOR_RUNS) {
+  for (const n of [1, 2, 3]) {
+    if (!fs.existsSync(dataPath("results", `${prefix}-net${n}`))) continue; // shipped as the runs finish
+    test(`data/results/${prefix}-net${n}: ${conditions.join(", ")} under ${perturbation.name} ${JSON.stringify(perturbation.options)}${feedbackRule ? ` with W_fb learning (${feedbackRule})` : ""}, 3 seeds from pretrain-fb-seed${n}; first 10 trials reproduced`, () => {
+      checkAdaptFolder(`${prefix}-net${n}`, `pretrain-fb-seed${n}`, conditions, { rotationDeg: 0, curlGain: 0, perturbations: [perturbation], feedbackRule });
+    });
+  }
 }
 
 test("the current engine reproduces the alignment measurements of the first 3 trials of the shipped alignment runs (seed 1)", () => {
