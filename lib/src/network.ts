@@ -18,6 +18,8 @@ import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
 import { Perturbation, curlField } from "./perturbation";
 import { Mat2, applyInPlace, cursorMap, seenMap, seenThrough, showsCursor } from "./cursor";
+import { Plant, makePlant, normalisePlant } from "./plant";
+import type { Named } from "./registry";
 
 /**
  * The network's sizes, time constants and feedback settings. Defaults: `DEFAULT_NETWORK`; `networkConfig(overrides)`
@@ -46,6 +48,14 @@ export interface NetworkConfig {
   errorMode: "position" | "velocity";
   /** Initial pre-activations are U(-x0Scale, x0Scale) (0.1). */
   x0Scale: number;
+  /**
+   * The effector the network drives (plant/), by name and options: absent (the default, and every network
+   * before issue 24) is the paper's massless hand, v = y + p, on the fast native paths. With a plant the
+   * readout y is its command (a force, torques), the hand's velocity v comes out of the plant's dynamics, and
+   * pushes p act as forces (Plant.pushScale p); it needs e0 "zero" (the reference's e_0 = y_0 would start the
+   * position error at a force). A cursor map cannot be combined with a plant yet.
+   */
+  plant?: Named;
 }
 
 /**
@@ -118,6 +128,11 @@ export function networkConfig(overrides: Partial<NetworkConfig> = {}): NetworkCo
   oneOf("e0", c.e0, ["readout", "zero"]);
   oneOf("errorMode", c.errorMode, ["position", "velocity"]);
   finite("x0Scale", c.x0Scale);
+  if (c.plant == null) delete c.plant;
+  else {
+    c.plant = normalisePlant(c.plant);
+    if (c.e0 !== "zero") throw new ParameterError("e0", `must be "zero" with a plant (${c.plant.name}): e_0 = y_0 would start the position error at the plant's command`);
+  }
   return c;
 }
 
@@ -277,6 +292,12 @@ export interface Rollout<A extends FArray = FArray> {
   c: A;
   /** Sum of r^2 over the steps simulated so far (r_0 .. r_k), for the rate penalty. */
   sumR2: number;
+  /** The plant the hand is (NetworkConfig.plant), or null for the paper's massless hand. */
+  plant: Plant | null;
+  /** [T+1, B, nState] the plant's states s_0 .. s_T (empty without a plant). */
+  ps: Float64Array;
+  /** [B, 2] scratch: the force on the hand at the current step (pushScale times the push). */
+  force: Float64Array;
 }
 
 function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, nOut: number): Rollout {
@@ -299,6 +320,9 @@ function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, 
     eps: alloc(dtype, T * B * nOut),
     c: alloc(dtype, T * B * N),
     sumR2: 0,
+    plant: null,
+    ps: new Float64Array(0),
+    force: new Float64Array(B * nOut),
   };
 }
 
@@ -371,6 +395,13 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
     throw new ParameterError("perturbations", `a cursor map [${map.join(", ")}] is in force: give beginRollout the network seen through it (cursor.seenThrough(net, map); simulate does this itself)`);
   }
   ro.cursor = seenMap(net);
+  ro.plant = plantOf(cfg);
+  if (ro.plant !== null) {
+    if (ro.cursor !== null) throw new ParameterError("perturbations", `a cursor map cannot be combined with a plant (${ro.plant.name}) yet: the cursor would turn the plant's command, not the hand`);
+    const n = (T + 1) * B * ro.plant.nState;
+    if (ro.ps.length !== n) ro.ps = new Float64Array(n);
+    ro.plant.init(B, batch.start, ro.ps);
+  }
   if (ro.cursor !== null && ro.pushers.length) {
     throw new ParameterError("perturbations", "a cursor map cannot be combined with pushes computed online (a curl field): they read the rollout's velocity, which is the cursor's");
   }
@@ -399,7 +430,9 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   }
   ro.sumR2 = sumR2;
   readout(net, ro, 0);
-  ro.v.set(ro.y.subarray(0, BO));
+  // A plant with mass starts at rest; the massless hand's velocity is its readout (named or not).
+  if (ro.plant !== null && ro.plant.name !== "massless") ro.v.fill(0, 0, BO);
+  else ro.v.set(ro.y.subarray(0, BO));
   ro.e.fill(0, 0, BO);
   if (cfg.e0 === "readout") ro.e0.set(ro.y.subarray(0, BO));
   else ro.e0.fill(0);
@@ -439,7 +472,8 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
-  const native = ro.x instanceof Float32Array ? nativeKernels() : null;
+  // The native step has the massless hand built in; a plant takes the TypeScript path.
+  const native = ro.x instanceof Float32Array && ro.plant === null ? nativeKernels() : null;
   if (native) {
     const f = (a: FArray) => a as Float32Array;
     const p = net.params;
@@ -482,10 +516,40 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   const ePrev = k === 0 ? ro.e0 : ro.e.subarray(k * BO, (k + 1) * BO);
   const ref = ro.ref.subarray(k * BO, (k + 1) * BO);
   const push = ro.push.subarray(k * BO, (k + 1) * BO);
+  const plant = ro.plant;
+  if (plant !== null) {
+    // s_{k+1} = F(s_k, y_{k+1}, pushScale p_k), and v_{k+1} the hand's velocity over the step.
+    const S = B * plant.nState;
+    for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
+    plant.step(B, ro.ps.subarray(k * S, (k + 1) * S), y, ro.force, ro.ps.subarray((k + 1) * S, (k + 2) * S), v);
+    for (let i = 0; i < BO; i++) eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
+    return;
+  }
   for (let i = 0; i < BO; i++) {
     v[i] = y[i] + push[i];
     eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
   }
+}
+
+/**
+ * Refuses a network with a plant in code that has the massless hand built in (an analysis, a gradient path
+ * not yet extended to plants): one line naming what refused.
+ */
+export function assertMasslessHand(cfg: NetworkConfig, what: string): void {
+  if (cfg.plant) throw new ParameterError("plant", `${what} has the massless hand built in and does not handle a plant (${cfg.plant.name}) yet`);
+}
+
+const plants = new WeakMap<NetworkConfig, Plant>();
+/** The plant of a network config (made once per config object), or null for the massless hand. */
+export function plantOf(cfg: NetworkConfig): Plant | null {
+  if (!cfg.plant) return null;
+  let p = plants.get(cfg);
+  if (!p) {
+    p = makePlant(cfg.plant);
+    if (Math.abs(p.dt - cfg.dt) > 1e-12) throw new ParameterError("plant.options.dt", `must equal the network's dt (${cfg.dt}), got ${p.dt}`);
+    plants.set(cfg, p);
+  }
+  return p;
 }
 
 /** Task loss mean(E^2) over all T+1 stored steps, trials and output dimensions (SPEC §4.2). */

@@ -5,7 +5,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
-import { Network, ParamName, checkTaskFits, paramShapes } from "./network";
+import { Network, ParamName, checkTaskFits, paramShapes, assertMasslessHand } from "./network";
 import { TrialBatch } from "./task";
 import type { Mat2 } from "./cursor";
 
@@ -56,6 +56,7 @@ export function tfLossTerms(tf: TF, net: Network, p: Record<Exclude<ParamName, "
 
 /** The forward pass in tfjs ops: the stored errors E[0..T] ([B, nOut] each) and the sum of squared rates. */
 export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}): { E: Tensor[]; sumR2: Tensor } {
+  assertMasslessHand(net.config, "tfmodel.tfForward");
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = batch;
   checkTaskFits(net.config, batch);

@@ -591,7 +591,7 @@ test("plant registry: massless is the default, the built-ins are made by name wi
   assert.ok(makePlant() instanceof MasslessHand);
   const pm = makePlant({ name: "point_mass", options: { viscosity: 20, commandScale: 0.2 } });
   assert.ok(pm instanceof PointMass && pm.viscosity === 20 && pm.mass === 1);
-  assert.deepEqual(pm.options, { dt: 0.01, mass: 1, viscosity: 20, commandScale: 0.2 });
+  assert.deepEqual(pm.options, { dt: 0.01, mass: 1, viscosity: 20, commandScale: 0.2, pushScale: 0.1 });
   const a = makePlant({ name: "two_joint_arm" });
   assert.ok(a instanceof TwoJointArm);
   assert.deepEqual(a.options, JSON.parse(JSON.stringify(TWO_JOINT_ARM_DEFAULTS)));

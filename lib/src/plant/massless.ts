@@ -33,6 +33,8 @@ export class MasslessHand implements Plant {
   readonly dt: number;
   /** The options, defaults included. */
   readonly options: OptionValues;
+  /** 1: a push adds to the hand's velocity as it is. */
+  readonly pushScale = 1;
 
   /** @param options dt (s); missing ones take MASSLESS_DEFAULTS */
   constructor(options: Partial<MasslessOptions> = {}) {

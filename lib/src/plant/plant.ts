@@ -37,6 +37,12 @@ export interface Plant {
   /** Every option it was made with, defaults included, as plain JSON (recorded with results). */
   readonly options: OptionValues;
   /**
+   * What the task's push of 1 (a push p on the hand, task units: the pre-training pushes, a curl field) is in
+   * this plant's force units: the network passes force = pushScale p to `step`. 1 for the massless hand,
+   * whose "force" is a velocity added to the command.
+   */
+  readonly pushScale: number;
+  /**
    * Writes into state[B, nState] the state at rest with the hand at start[B, 2] (task units).
    * @throws ParameterError when a start position cannot be reached
    */

@@ -38,10 +38,12 @@ export interface PointMassOptions {
   viscosity: number;
   /** Newtons per unit of command (default 0.1 = 0.01 b: steady-state velocity u cm/s). */
   commandScale: number;
+  /** Newtons of force on the hand per unit of the task's push (default 0.1 = commandScale: a push acts as that much more command). */
+  pushScale: number;
 }
 
 /** The point mass's option defaults (module comment says why). */
-export const POINT_MASS_DEFAULTS: PointMassOptions = { dt: 0.01, mass: 1, viscosity: 10, commandScale: 0.1 };
+export const POINT_MASS_DEFAULTS: PointMassOptions = { dt: 0.01, mass: 1, viscosity: 10, commandScale: 0.1, pushScale: 0.1 };
 
 /** Task units (cm) per metre. */
 const CM = 100;
@@ -62,6 +64,8 @@ export class PointMass implements Plant {
   readonly viscosity: number;
   /** Newtons per unit of command. */
   readonly commandScale: number;
+  /** Newtons per unit of the task's push. */
+  readonly pushScale: number;
   /** The options, defaults included. */
   readonly options: OptionValues;
   /** vel' = decay vel + gain (commandScale u + f): decay = 1 - dt b / m. */
@@ -77,10 +81,11 @@ export class PointMass implements Plant {
     this.viscosity = finite("viscosity", o.viscosity);
     if (this.viscosity < 0) throw new ParameterError("viscosity", `must be >= 0, got ${this.viscosity}`);
     this.commandScale = finite("commandScale", o.commandScale);
+    this.pushScale = finite("pushScale", o.pushScale);
     this.decay = 1 - (this.dt * this.viscosity) / this.mass;
     if (!(this.decay > 0)) throw new ParameterError("viscosity", `dt * viscosity / mass must be below 1, got ${1 - this.decay}`);
     this.gain = (CM * this.dt) / this.mass;
-    this.options = { dt: this.dt, mass: this.mass, viscosity: this.viscosity, commandScale: this.commandScale };
+    this.options = { dt: this.dt, mass: this.mass, viscosity: this.viscosity, commandScale: this.commandScale, pushScale: this.pushScale };
   }
 
   /** At rest at start. */

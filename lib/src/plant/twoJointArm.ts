@@ -61,6 +61,8 @@ export interface TwoJointArmOptions {
   dt: number;
   /** Newton metres of torque per unit of command (default 0.1). */
   commandScale: number;
+  /** Newtons of force on the hand per unit of the task's push (default 0.1: a push of 10 task units is 1 N). */
+  pushScale: number;
   /** Upper arm length, m (0.30). */
   l1: number;
   /** Forearm length (shoulder-free segment to the hand), m (0.33). */
@@ -91,6 +93,7 @@ export interface TwoJointArmOptions {
 export const TWO_JOINT_ARM_DEFAULTS: TwoJointArmOptions = {
   dt: 0.01,
   commandScale: 0.1,
+  pushScale: 0.1,
   l1: 0.3,
   l2: 0.33,
   s2: 0.16,
@@ -134,6 +137,8 @@ export class TwoJointArm implements Plant {
   readonly dt: number;
   /** N m per unit of command. */
   readonly commandScale: number;
+  /** Newtons per unit of the task's push. */
+  readonly pushScale: number;
   /** Upper arm length, m. */
   readonly l1: number;
   /** Forearm length, m. */
@@ -167,6 +172,7 @@ export class TwoJointArm implements Plant {
     const o = { ...TWO_JOINT_ARM_DEFAULTS, ...options };
     this.dt = positive("dt", o.dt);
     this.commandScale = finite("commandScale", o.commandScale);
+    this.pushScale = finite("pushScale", o.pushScale);
     this.l1 = positive("l1", o.l1);
     this.l2 = positive("l2", o.l2);
     const s2 = finite("s2", o.s2);
@@ -201,7 +207,7 @@ export class TwoJointArm implements Plant {
     this.branch = Math.sin(this.centre[1]) > 0 ? 1 : -1;
     this.centreHand = this.forward(this.centre[0], this.centre[1]);
     this.options = {
-      dt: this.dt, commandScale: this.commandScale, l1: this.l1, l2: this.l2, s2, m2, I1, I2, viscosity: visc,
+      dt: this.dt, commandScale: this.commandScale, pushScale: this.pushScale, l1: this.l1, l2: this.l2, s2, m2, I1, I2, viscosity: visc,
       shoulderLimitsDeg: sh, elbowLimitsDeg: el, limitStiffness: this.limitStiffness, limitDamping: this.limitDamping, centreDeg: c,
     };
   }

@@ -13,7 +13,7 @@
  * multiplies by a transposed copy of W_rec (the fast matrix-vector form); otherwise TypeScript loops.
  */
 import { FArray, axpyNorm2, gemm, nativeKernels } from "../kernels";
-import { Network, Rollout } from "../network";
+import { Network, Rollout, assertMasslessHand } from "../network";
 import { LearningRule, newArray } from "./rule";
 
 /** The online BPTT rule (name "bptt"): the exact gradient of each step's loss through the trial so far. */
@@ -32,6 +32,7 @@ export class OnlineBptt implements LearningRule {
   private scratch?: Float32Array;
 
   reset(net: Network, ro: Rollout): void {
+    assertMasslessHand(net.config, "the online BPTT rule");
     const N = net.config.N;
     if (!this.dw || this.dw.length !== N * N || this.ga.length !== ro.T * N || this.dw.constructor !== net.params.wRec.constructor) {
       const like = net.params.wRec;

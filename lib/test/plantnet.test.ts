@@ -1,0 +1,91 @@
+/**
+ * The network driving a plant (NetworkConfig.plant, issue 24): the massless plant is today's hand bit for bit;
+ * the plant's state runs in the rollout; what does not handle a plant yet refuses it in one line; pre-training
+ * and RFLO run through a point mass. (The loss gradient through the plants: lib/test/loss.test.ts.)
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Rng } from "../src/rng";
+import * as task from "../src/task";
+import * as net from "../src/network";
+import { lossGradient, zeroGrads } from "../src/loss";
+import { makePlant } from "../src/plant";
+import { Adapter, adaptConfig } from "../src/adapt";
+import { Pretrainer, pretrainConfig } from "../src/train";
+import { cursorRotation } from "../src/perturbation";
+
+const batch = () => task.addPushes(task.randomReaches(3, Rng.seeded(5, "trials"), { T: 100, goTime: 50 }), Rng.seeded(3), { probability: 0.5 });
+
+test("the massless plant, named, is today's hand bit for bit (forward and gradient, float64 and float32)", () => {
+  for (const dtype of ["float64", "float32"] as const) {
+    const plain = net.initNetwork({ N: 8, e0: "zero" }, Rng.seeded(2, "weights"), dtype);
+    const named: net.Network = { config: net.networkConfig({ ...plain.config, plant: { name: "massless" } }), params: plain.params };
+    const b = batch();
+    const a = net.simulate(plain, b, { init: Rng.seeded(1) });
+    const m = net.simulate(named, b, { init: Rng.seeded(1) });
+    assert.equal(a.plant, null);
+    assert.equal(m.plant?.name, "massless");
+    if (dtype === "float64") {
+      // The TypeScript path on both sides: the same numbers exactly.
+      assert.deepEqual(m.v, a.v);
+      assert.deepEqual(m.e, a.e);
+      const ga = zeroGrads(plain);
+      const gm = zeroGrads(named);
+      lossGradient(plain, a, ga);
+      lossGradient(named, m, gm);
+      assert.deepEqual(gm, ga);
+    } else {
+      // float32: the plain network runs the native kernels (when built), the plant the TypeScript path.
+      for (let i = 0; i < a.e.length; i++) assert.ok(Math.abs(m.e[i] - a.e[i]) <= 1e-4 * (1 + Math.abs(a.e[i])), `e[${i}]: ${m.e[i]} vs ${a.e[i]}`);
+    }
+    // The hand's path from the plant's state is the integrated velocity.
+    const hand = net.handPositions(m, b);
+    const S = m.plant!.nState;
+    const B = b.B;
+    const last = new Float64Array(B * 2);
+    m.plant!.hand(B, m.ps.subarray(b.T * B * S, (b.T + 1) * B * S), last);
+    for (let i = 0; i < B * 2; i++) assert.ok(Math.abs(last[i] - hand[(b.T * B) * 2 + i]) < 1e-3, `hand ${i}: ${last[i]} vs ${hand[b.T * B * 2 + i]}`);
+  }
+});
+
+test("a point mass in the rollout: at rest at the start, v from its dynamics, pushes as forces", () => {
+  const n = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass" } }, Rng.seeded(2, "weights"), "float64");
+  const b = batch();
+  const ro = net.simulate(n, b, { init: Rng.seeded(1) });
+  const pm = makePlant({ name: "point_mass" });
+  const B = b.B;
+  const s = new Float64Array(B * 4);
+  pm.init(B, b.start, s);
+  assert.deepEqual(ro.ps.subarray(0, B * 4), s);
+  for (let i = 0; i < B * 2; i++) assert.equal(ro.v[i], 0, "v_0 = 0: the mass starts at rest");
+  // Step 0 by hand: s_1 = F(s_0, y_1, 0.1 p_0).
+  const next = new Float64Array(B * 4);
+  const v = new Float64Array(B * 2);
+  pm.step(B, s, ro.y.subarray(B * 2, B * 4), Float64Array.from(ro.push.subarray(0, B * 2), (p) => 0.1 * p), next, v);
+  assert.deepEqual(ro.ps.subarray(B * 4, B * 8), next);
+  assert.deepEqual(ro.v.subarray(B * 2, B * 4), v);
+});
+
+test("what does not handle a plant yet refuses it in one line; a plant needs e0 zero and its dt", () => {
+  assert.throws(() => net.networkConfig({ plant: { name: "point_mass" } }), /e0: must be "zero" with a plant \(point_mass\)/);
+  assert.throws(() => net.networkConfig({ e0: "zero", plant: { name: "pointmass" } }), /pointmass/);
+  const n = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass", options: { dt: 0.02 } } }, Rng.seeded(2, "weights"), "float64");
+  assert.throws(() => net.simulate(n, batch(), { init: Rng.seeded(1) }), /plant\.options\.dt: must equal the network's dt \(0\.01\)/);
+  const pm = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass" } }, Rng.seeded(2, "weights"), "float64");
+  assert.throws(() => net.simulate(pm, batch(), { init: Rng.seeded(1), perturbations: [cursorRotation(30)] }), /a cursor map cannot be combined with a plant \(point_mass\) yet/);
+  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 2, batchSize: 4, evalEvery: 2, network: { N: 12, e0: "zero", plant: { name: "point_mass" } } }));
+  assert.throws(() => new Adapter(p.net, adaptConfig({ rule: "bptt", trials: 1 })).trial(), /online BPTT rule has the massless hand built in and does not handle a plant \(point_mass\) yet/);
+});
+
+test("pre-training and RFLO run through a point mass: the pre-training loss falls, and adaptation runs", () => {
+  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 40, batchSize: 16, evalEvery: 40, network: { N: 30, e0: "zero", plant: { name: "point_mass" } } }));
+  const losses: number[] = [];
+  while (p.done < 40) losses.push(p.step().value.task);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const [first, last] = [mean(losses.slice(0, 5)), mean(losses.slice(-5))];
+  assert.ok(last < 0.85 * first, `pre-training task loss, first 5 batches ${first} -> last 5 ${last}`);
+  assert.equal(p.net.config.plant?.name, "point_mass");
+  const a = new Adapter(p.net, adaptConfig({ rule: "rflo", lr: 1e-5, trials: 20, testEvery: 10, rotationDeg: 30 }));
+  a.run();
+  assert.ok(a.testLog.every((t) => Number.isFinite(t.testError)));
+});
