@@ -176,18 +176,43 @@ export function lossGradient(
   gxNext.fill(0);
   const rateScale = (2 * c.rateWeight) / nR;
 
-  // The native loop has the massless hand built in; a plant takes the TypeScript path.
   const plant = ro.plant;
-  const native = ro.x instanceof Float32Array && plant === null ? nativeKernels() : null;
+  // With a plant, v_k = V(s_{k-1}, y_k, f_{k-1}) and s_k = F(s_{k-1}, y_k, f_{k-1}): the adjoint of the plant's
+  // state runs backwards beside the network's, and y_k's adjoint comes out of the plant's backward step
+  // (into gy[k], before the network's step k, which then takes it as given).
+  const S = plant ? B * plant.nState : 0;
+  if (plant && (!w.gs || w.gs[0].length !== S)) {
+    w.gs = [new Float64Array(S), new Float64Array(S)];
+    w.gv = new Float64Array(BO);
+  }
+  let gs = plant ? w.gs![0] : null;
+  let gsPrev = plant ? w.gs![1] : null;
+  gs?.fill(0);
+  /** gy[k] from the plant's backward step k (its state adjoint carried to s_{k-1}). */
+  const plantBackward = (k: number) => {
+    const geK = ge.subarray(k * BO, (k + 1) * BO);
+    const gv = w.gv!;
+    for (let i = 0; i < BO; i++) gv[i] = position ? -dt * geK[i] : -geK[i];
+    const push = ro.push.subarray((k - 1) * BO, k * BO);
+    for (let i = 0; i < BO; i++) ro.force[i] = plant!.pushScale * push[i];
+    gsPrev!.fill(0);
+    plant!.backward(B, ro.ps.subarray((k - 1) * S, k * S), ro.y.subarray(k * BO, (k + 1) * BO), ro.force, gs!, gv, gsPrev!, gy.subarray(k * BO, (k + 1) * BO), null);
+    const t = gs!;
+    gs = gsPrev;
+    gsPrev = t;
+  };
+  const native = ro.x instanceof Float32Array ? nativeKernels() : null;
   if (native) {
     // The same loop in C, with the small weight gradients accumulated in float64 on the way.
     const f = (a: FArray) => a as Float32Array;
     const acc = w.acc;
     acc.fill(0);
     for (let k = T; k >= 1; k--) {
+      if (plant) plantBackward(k);
       native.rnnBackwardStep(
         k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad, ro.feedback, fbDelay,
         f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ga), f(ge), f(gy), f(gxNext), f(gr), f(wRec), f(wOut), f(F), acc,
+        ...(plant ? [true] : []),
       );
     }
     if (position && e0 === "readout") gy.set(ge.subarray(0, BO), 0);
@@ -217,30 +242,11 @@ export function lossGradient(
     return { value: loss(net, ro, c), work: w };
   }
 
-  // With a plant, v_k = V(s_{k-1}, y_k, f_{k-1}) and s_k = F(s_{k-1}, y_k, f_{k-1}): the adjoint of the plant's
-  // state runs backwards beside the network's, and y_k's adjoint comes out of the plant's backward step.
-  const S = plant ? B * plant.nState : 0;
-  if (plant && (!w.gs || w.gs[0].length !== S)) {
-    w.gs = [new Float64Array(S), new Float64Array(S)];
-    w.gv = new Float64Array(BO);
-  }
-  let gs = plant ? w.gs![0] : null;
-  let gsPrev = plant ? w.gs![1] : null;
-  gs?.fill(0);
   for (let k = T; k >= 1; k--) {
     const geK = ge.subarray(k * BO, (k + 1) * BO);
     const gyK = gy.subarray(k * BO, (k + 1) * BO);
-    if (plant) {
-      const gv = w.gv!;
-      for (let i = 0; i < BO; i++) gv[i] = position ? -dt * geK[i] : -geK[i];
-      const push = ro.push.subarray((k - 1) * BO, k * BO);
-      for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
-      gsPrev!.fill(0);
-      plant.backward(B, ro.ps.subarray((k - 1) * S, k * S), ro.y.subarray(k * BO, (k + 1) * BO), ro.force, gs!, gv, gsPrev!, gyK, null);
-      const t = gs!;
-      gs = gsPrev;
-      gsPrev = t;
-    } else for (let i = 0; i < BO; i++) gyK[i] = position ? -dt * geK[i] : -geK[i];
+    if (plant) plantBackward(k);
+    else for (let i = 0; i < BO; i++) gyK[i] = position ? -dt * geK[i] : -geK[i];
     // g_r_k = W_out^T g_y_k (+ W_rec^T g_a_k when step k exists) + rate penalty
     gemm(false, false, B, N, nOut, 1, gyK, nOut, wOut, N, 0, gr, N);
     if (k < T && recurrent) gemm(false, false, B, N, N, 1, ga.subarray(k * BN, (k + 1) * BN), N, wRec, N, 1, gr, N);

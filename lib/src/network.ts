@@ -472,16 +472,17 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
   else if (k < fbDelay) eps.fill(0);
   else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
-  // The native step has the massless hand built in; a plant takes the TypeScript path.
-  const native = ro.x instanceof Float32Array && ro.plant === null ? nativeKernels() : null;
+  const native = ro.x instanceof Float32Array ? nativeKernels() : null;
   if (native) {
     const f = (a: FArray) => a as Float32Array;
     const p = net.params;
+    // The native step has the massless hand built in: with a plant its v_{k+1} and e_{k+1} are replaced below.
     ro.sumR2 += native.rnnForwardStep(
       k, B, N, nIn, nOut, alpha, dt, ro.feedback, errorMode === "position", recurrent,
       f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ro.c), f(ro.y), f(ro.v), f(ro.e), f(ro.e0), f(ro.ref), f(ro.push),
       f(p.wIn), f(p.wRec), f(wFbEff), f(p.b), f(p.wOut), f(p.bOut), drive ? f(drive) : null,
     );
+    if (ro.plant !== null) plantStep(net, ro, k);
     return;
   }
   const c = ro.c.subarray(k * BN, (k + 1) * BN);
@@ -516,19 +517,32 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   const ePrev = k === 0 ? ro.e0 : ro.e.subarray(k * BO, (k + 1) * BO);
   const ref = ro.ref.subarray(k * BO, (k + 1) * BO);
   const push = ro.push.subarray(k * BO, (k + 1) * BO);
-  const plant = ro.plant;
-  if (plant !== null) {
-    // s_{k+1} = F(s_k, y_{k+1}, pushScale p_k), and v_{k+1} the hand's velocity over the step.
-    const S = B * plant.nState;
-    for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
-    plant.step(B, ro.ps.subarray(k * S, (k + 1) * S), y, ro.force, ro.ps.subarray((k + 1) * S, (k + 2) * S), v);
-    for (let i = 0; i < BO; i++) eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
+  if (ro.plant !== null) {
+    plantStep(net, ro, k);
     return;
   }
   for (let i = 0; i < BO; i++) {
     v[i] = y[i] + push[i];
     eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
   }
+}
+
+/** The plant's step k -> k+1: s_{k+1} = F(s_k, y_{k+1}, pushScale p_k), v_{k+1} from it, and the error e_{k+1}. */
+function plantStep(net: Network, ro: Rollout, k: number): void {
+  const plant = ro.plant!;
+  const { nOut, dt, errorMode } = net.config;
+  const B = ro.B;
+  const BO = B * nOut;
+  const S = B * plant.nState;
+  const y = ro.y.subarray((k + 1) * BO, (k + 2) * BO);
+  const v = ro.v.subarray((k + 1) * BO, (k + 2) * BO);
+  const eNext = ro.e.subarray((k + 1) * BO, (k + 2) * BO);
+  const ePrev = k === 0 ? ro.e0 : ro.e.subarray(k * BO, (k + 1) * BO);
+  const ref = ro.ref.subarray(k * BO, (k + 1) * BO);
+  const push = ro.push.subarray(k * BO, (k + 1) * BO);
+  for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
+  plant.step(B, ro.ps.subarray(k * S, (k + 1) * S), y, ro.force, ro.ps.subarray((k + 1) * S, (k + 2) * S), v);
+  for (let i = 0; i < BO; i++) eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
 }
 
 /**

@@ -89,3 +89,26 @@ test("pre-training and RFLO run through a point mass: the pre-training loss fall
   a.run();
   assert.ok(a.testLog.every((t) => Number.isFinite(t.testError)));
 });
+
+test("through a plant the float32 engine (native kernels with the plant's steps in between) agrees with float64 TypeScript", () => {
+  for (const name of ["point_mass", "two_joint_arm"]) {
+    const n32 = net.initNetwork({ N: 16, e0: "zero", plant: { name } }, Rng.seeded(4, "weights"), "float32");
+    const n64 = net.cloneNetwork(n32, "float64");
+    const b = batch();
+    const x0 = Float64Array.from({ length: b.B * 16 }, (_, i) => 0.3 * Math.sin(1 + i));
+    const r32 = net.simulate(n32, b, { x0 });
+    const r64 = net.simulate(n64, b, { x0 });
+    const g32 = zeroGrads(n32);
+    const g64 = zeroGrads(n64);
+    lossGradient(n32, r32, g32);
+    lossGradient(n64, r64, g64);
+    for (const k of ["wRec", "wOut", "wFb", "wIn", "b", "bOut"] as const) {
+      let num = 0, den = 0;
+      for (let i = 0; i < g64[k].length; i++) {
+        num += (g32[k][i] - g64[k][i]) ** 2;
+        den += g64[k][i] ** 2;
+      }
+      assert.ok(Math.sqrt(num / den) < 1e-4, `${name} ${k}: relative difference ${Math.sqrt(num / den)}`);
+    }
+  }
+});
