@@ -269,7 +269,9 @@ for (const d of [2, 5, 10, 20]) {
 const CURSOR_RUNS: [string, string[], { name: string; options: Record<string, unknown> }, string | null][] = [
   ["cursor-rot30", ["rflo+c", "rflo", "bptt+c", "bptt"], { name: "cursor_rotation", options: { deg: 30 } }, null],
   ["cursor-fb-rot30", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, "noise_mirror"],
+  ["cursor-fb-rot60", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 60 } }, "noise_mirror"],
   ["cursor-fb-rot90", ["rflo"], { name: "cursor_rotation", options: { deg: 90 } }, "noise_mirror"],
+  ["cursor-fb-rot120", ["rflo"], { name: "cursor_rotation", options: { deg: 120 } }, "noise_mirror"],
   ["cursor-fb-mirror", ["rflo"], { name: "cursor_mirror", options: { axisDeg: 90 } }, "noise_mirror"],
 ];
 for (const [prefix, conditions, perturbation, feedbackRule] of CURSOR_RUNS) {
