@@ -223,6 +223,26 @@ for (const n of [2, 3]) {
   });
 }
 
+// Issue 25 item 4: why RFLO without control climbs back on the instructed-delay task. An intervention that
+// removes the climb (RFLO's error through W_out^T), a control that does not (updates in the movement only),
+// and learned feedback weights, each on the 3 instructed-delay networks.
+for (const n of [1, 2, 3]) {
+  test(`data/results/instructed-rflo-{t,movement,fb}-net${n}: the climb's intervention and controls on instructed-delay network ${n}, 3 seeds; first 10 trials reproduced`, () => {
+    loadPlugin("plugins/rflo-window.ts");
+    const net = `pretrain-fb-instructed-seed${n}`;
+    const want = { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" };
+    checkAdaptFolder(`instructed-rflo-t-net${n}`, net, ["rflo"], want);
+    checkAdaptFolder(`instructed-rflo-movement-net${n}`, net, ["rflo_window"], want);
+    checkAdaptFolder(`instructed-rflo-fb-net${n}`, net, ["rflo"], { ...want, feedbackRule: "noise_mirror" });
+    for (const r of loadAdaptationRuns(dataPath("results", `instructed-rflo-t-net${n}`))) {
+      assert.equal(JSON.parse(fs.readFileSync(dataPath("results", `instructed-rflo-t-net${n}`, `rflo-seed${r.seed}.json`), "utf8")).config.projection, "transpose");
+    }
+    for (const r of loadAdaptationRuns(dataPath("results", `instructed-rflo-movement-net${n}`))) {
+      assert.deepEqual(JSON.parse(fs.readFileSync(dataPath("results", `instructed-rflo-movement-net${n}`, `rflo_window-seed${r.seed}.json`), "utf8")).config.ruleOptions, { period: "movement" });
+    }
+  });
+}
+
 for (const d of [2, 5, 10, 20]) {
   test(`data/results/fbdelay${d}-rot30: RFLO+c and RFLO on the network with a feedback delay of ${d} steps, 3 seeds; first 10 trials reproduced`, () => {
     checkAdaptFolder(`fbdelay${d}-rot30`, `pretrain-fb-delay${d}-seed1`, ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0, fbDelay: d });
