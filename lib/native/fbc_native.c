@@ -352,13 +352,15 @@ static napi_value distances2(napi_env env, napi_callback_info cbinfo) {
 
 /* ---- Online BPTT (lib/src/rules/bptt.ts): the whole backward chain of one step in one call ---------
  * bpttGradient(k, N, nOut, stride, alpha, dt, position, recurrent, x, r, eNext, wOut, wRec, wRecT,
- *              ga, scratch, dw)
+ *              ga, scratch, dw[, gy])
  * For the step loss l_{k+1} = |e_{k+1}|^2 / 2 of trial 0 (rows of x and r at `stride`), with
  * v = W_out^T e_{k+1} and, for j = k+1 .. 1,
  *   g_r_j = seed_j v + W_rec^T g_a_j  (second term for j <= k),  seed_j = -dt (position) or -[j = k+1],
  *   g_x_j = relu'(x_j) g_r_j + (1 - alpha) g_x_{j+1},   g_a_{j-1} = alpha g_x_j,
  * writes ga rows 0..k and dw = -sum_{j=0..k} g_a_j r_j^T. W_rec^T g_a_j uses wRecT, a transposed copy
- * of W_rec made here (the row-major NoTrans matrix-vector product is the fast one). scratch: 4N floats. */
+ * of W_rec made here (the row-major NoTrans matrix-vector product is the fast one). scratch: 4N floats.
+ * With `gy` ([(k+2) nOut], rows j = 1..k+1: dl/dy_j through a plant, computed by the caller), the seed term
+ * seed_j v is replaced by W_out^T gy_j. */
 static void transpose_f32(const float* restrict a, float* restrict t, int n) {
   const int bs = 32;
   for (int i0 = 0; i0 < n; i0 += bs)
@@ -370,10 +372,10 @@ static void transpose_f32(const float* restrict a, float* restrict t, int n) {
 }
 
 static napi_value bptt_gradient(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 17;
-  napi_value argv[17];
+  size_t argc = 18;
+  napi_value argv[18];
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc != 17) {
+  if (argc != 17 && argc != 18) {
     napi_throw_type_error(env, NULL,
                           "bpttGradient expects (k, N, nOut, stride, alpha, dt, position, recurrent, x, r, "
                           "eNext, wOut, wRec, wRecT, ga, scratch, dw)");
@@ -396,6 +398,8 @@ static napi_value bptt_gradient(napi_env env, napi_callback_info cbinfo) {
       !get_f32(env, argv[13], "wRecT", NN, &wRecT) || !get_f32(env, argv[14], "ga", (size_t)(k + 1) * N, &ga) ||
       !get_f32(env, argv[15], "scratch", (size_t)4 * N, &scratch) || !get_f32(env, argv[16], "dw", NN, &dw))
     return NULL;
+  float* gyPlant = NULL;
+  if (argc == 18 && !get_f32(env, argv[17], "gy", (size_t)(k + 2) * nOut, &gyPlant)) return NULL;
   float *gx = scratch, *gxNext = scratch + N, *gr = scratch + 2 * (size_t)N, *v = scratch + 3 * (size_t)N;
   const float a = (float)alpha, keep = (float)(1.0 - alpha);
   for (int i = 0; i < N; i++) {
@@ -407,7 +411,16 @@ static napi_value bptt_gradient(napi_env env, napi_callback_info cbinfo) {
   for (int i = 0; i < N; i++) gxNext[i] = 0.0f;
   for (int j = k + 1; j >= 1; j--) {
     const float seed = position ? (float)-dt : (j == k + 1 ? -1.0f : 0.0f);
-    for (int i = 0; i < N; i++) gr[i] = seed * v[i];
+    if (gyPlant) {
+      const float* gyj = gyPlant + (size_t)j * nOut;
+      for (int i = 0; i < N; i++) {
+        double s = 0.0;
+        for (int o = 0; o < nOut; o++) s += (double)wOut[(size_t)o * N + i] * gyj[o];
+        gr[i] = (float)s;
+      }
+    } else {
+      for (int i = 0; i < N; i++) gr[i] = seed * v[i];
+    }
     if (j <= k && recurrent) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, N, 1.0f, wRecT, N, ga + (size_t)j * N, 1, 1.0f, gr, 1);
     const float* restrict xj = x + (size_t)j * stride;
     float* restrict gaPrev = ga + (size_t)(j - 1) * N;

@@ -66,7 +66,7 @@ interface NativeAddon {
   bpttGradient(
     k: number, N: number, nOut: number, stride: number, alpha: number, dt: number, position: boolean, recurrent: boolean,
     x: Float32Array, r: Float32Array, eNext: Float32Array, wOut: Float32Array, wRec: Float32Array, wRecT: Float32Array,
-    ga: Float32Array, scratch: Float32Array, dw: Float32Array,
+    ga: Float32Array, scratch: Float32Array, dw: Float32Array, gy?: Float32Array,
   ): void;
   rnnForwardStep(
     k: number, B: number, N: number, nIn: number, nOut: number, alpha: number, dt: number, feedback: boolean, position: boolean, recurrent: boolean,

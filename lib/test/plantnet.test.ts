@@ -13,6 +13,8 @@ import { makePlant } from "../src/plant";
 import { Adapter, adaptConfig } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import { cursorRotation } from "../src/perturbation";
+import { OnlineBptt } from "../src/rules";
+import { StepJacobian } from "../src/analysis/jacobian";
 
 const batch = () => task.addPushes(task.randomReaches(3, Rng.seeded(5, "trials"), { T: 100, goTime: 50 }), Rng.seeded(3), { probability: 0.5 });
 
@@ -73,8 +75,8 @@ test("what does not handle a plant yet refuses it in one line; a plant needs e0 
   assert.throws(() => net.simulate(n, batch(), { init: Rng.seeded(1) }), /plant\.options\.dt: must equal the network's dt \(0\.01\)/);
   const pm = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass" } }, Rng.seeded(2, "weights"), "float64");
   assert.throws(() => net.simulate(pm, batch(), { init: Rng.seeded(1), perturbations: [cursorRotation(30)] }), /a cursor map cannot be combined with a plant \(point_mass\) yet/);
-  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 2, batchSize: 4, evalEvery: 2, network: { N: 12, e0: "zero", plant: { name: "point_mass" } } }));
-  assert.throws(() => new Adapter(p.net, adaptConfig({ rule: "bptt", trials: 1 })).trial(), /online BPTT rule has the massless hand built in and does not handle a plant \(point_mass\) yet/);
+  const ro = net.simulate(pm, batch(), { init: Rng.seeded(1) });
+  assert.throws(() => new StepJacobian(pm, ro, "open"), /analysis\.StepJacobian has the massless hand built in and does not handle a plant \(point_mass\) yet/);
 });
 
 test("pre-training and RFLO run through a point mass: the pre-training loss falls, and adaptation runs", () => {
@@ -111,4 +113,32 @@ test("through a plant the float32 engine (native kernels with the plant's steps 
       assert.ok(Math.sqrt(num / den) < 1e-4, `${name} ${k}: relative difference ${Math.sqrt(num / den)}`);
     }
   }
+});
+
+test("online BPTT through a plant: float32 (native) agrees with float64 TypeScript, and an adaptation run learns", () => {
+  for (const name of ["point_mass", "two_joint_arm"]) {
+    const n32 = net.initNetwork({ N: 16, e0: "zero", plant: { name } }, Rng.seeded(4, "weights"), "float32");
+    const n64 = net.cloneNetwork(n32, "float64");
+    const b = batch();
+    const x0 = Float64Array.from({ length: b.B * 16 }, (_, i) => 0.3 * Math.sin(1 + i));
+    const [r32, r64] = [net.simulate(n32, b, { x0 }), net.simulate(n64, b, { x0 })];
+    const [b32, b64] = [new OnlineBptt(), new OnlineBptt()];
+    b32.reset(n32, r32);
+    b64.reset(n64, r64);
+    for (const k of [5, 60, 99]) {
+      const g32 = b32.gradient(k);
+      const g64 = b64.gradient(k);
+      let num = 0, den = 0;
+      for (let i = 0; i < g64.length; i++) {
+        num += (g32[i] - g64[i]) ** 2;
+        den += g64[i] ** 2;
+      }
+      assert.ok(den > 0 && Math.sqrt(num / den) < 1e-4, `${name} k=${k}: relative difference ${Math.sqrt(num / den)}`);
+    }
+  }
+  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 30, batchSize: 16, evalEvery: 30, network: { N: 30, e0: "zero", plant: { name: "point_mass" } } }));
+  while (p.done < 30) p.step();
+  const a = new Adapter(p.net, adaptConfig({ rule: "bptt", control: false, lr: 1e-5, trials: 30, testEvery: 30, rotationDeg: 30 }));
+  a.run();
+  assert.ok(a.testLog[1].testError < a.testLog[0].testError, `test error ${a.testLog[0].testError} -> ${a.testLog[1].testError}`);
 });

@@ -11,9 +11,14 @@
  * products per step, O(T^2 / 2) per trial, plus one [N x (k+1)] x [(k+1) x N] product for dw_k.
  * With the OpenBLAS addon and float32 weights the whole chain of a step is one native call, which
  * multiplies by a transposed copy of W_rec (the fast matrix-vector form); otherwise TypeScript loops.
+ *
+ * Through a plant (NetworkConfig.plant) the step loss reaches each past readout y_j through the plant's
+ * dynamics: dl/dy_j comes from the plant's backward steps j = k+1 .. 1 (its state adjoint carried back),
+ * computed first, since the plant's chain does not depend on the network's adjoints (the fed-back error is
+ * a constant and the realised pushes an external input).
  */
 import { FArray, axpyNorm2, gemm, nativeKernels } from "../kernels";
-import { Network, Rollout, assertMasslessHand } from "../network";
+import { Network, Rollout } from "../network";
 import { LearningRule, newArray } from "./rule";
 
 /** The online BPTT rule (name "bptt"): the exact gradient of each step's loss through the trial so far. */
@@ -30,10 +35,24 @@ export class OnlineBptt implements LearningRule {
   /** Native path only: W_rec transposed, and 4N floats of scratch. */
   private wRecT?: Float32Array;
   private scratch?: Float32Array;
+  /** Through a plant: rows j = 1..k+1 of dl/dy_j ([T+1, nOut]), and the plant's state adjoints and scratch. */
+  private gyPlant?: FArray;
+  private gs: Float64Array[] = [];
+  private gv = new Float64Array(0);
+  private force = new Float64Array(0);
 
   reset(net: Network, ro: Rollout): void {
-    assertMasslessHand(net.config, "the online BPTT rule");
     const N = net.config.N;
+    if (ro.plant) {
+      const n = ro.plant.nState;
+      const nOut = net.config.nOut;
+      if (!this.gyPlant || this.gyPlant.length !== (ro.T + 1) * nOut || this.gyPlant.constructor !== net.params.wRec.constructor) this.gyPlant = newArray(net.params.wRec, (ro.T + 1) * nOut);
+      if (this.gs.length !== 2 || this.gs[0].length !== n) this.gs = [new Float64Array(n), new Float64Array(n)];
+      if (this.gv.length !== nOut) {
+        this.gv = new Float64Array(nOut);
+        this.force = new Float64Array(nOut);
+      }
+    }
     if (!this.dw || this.dw.length !== N * N || this.ga.length !== ro.T * N || this.dw.constructor !== net.params.wRec.constructor) {
       const like = net.params.wRec;
       this.ga = newArray(like, ro.T * N);
@@ -54,6 +73,33 @@ export class OnlineBptt implements LearningRule {
     // The rollout already holds the history BPTT needs.
   }
 
+  /** Through the plant: dl/dy_j for j = k+1 .. 1 into rows of this.gyPlant (trial 0). */
+  private plantSeeds(k: number): FArray {
+    const ro = this.ro;
+    const plant = ro.plant!;
+    const { nOut, dt, errorMode } = this.net.config;
+    const B = ro.B;
+    const BO = B * nOut;
+    const S = B * plant.nState;
+    const n = plant.nState;
+    const eAt = (k + 1) * BO;
+    const gy = this.gyPlant!;
+    let [gs, gsPrev] = this.gs;
+    gs.fill(0);
+    for (let j = k + 1; j >= 1; j--) {
+      // dl/dv_j = -dt e_{k+1} for every j <= k+1 (position error), or -e_{k+1} at j = k+1 only.
+      const seed = errorMode === "position" ? -dt : j === k + 1 ? -1 : 0;
+      for (let o = 0; o < nOut; o++) {
+        this.gv[o] = seed * ro.e[eAt + o];
+        this.force[o] = plant.pushScale * ro.push[(j - 1) * BO + o];
+      }
+      gsPrev.fill(0);
+      plant.backward(1, ro.ps.subarray((j - 1) * S, (j - 1) * S + n), ro.y.subarray(j * BO, j * BO + nOut), this.force, gs, this.gv, gsPrev, gy.subarray(j * nOut, (j + 1) * nOut), null);
+      [gs, gsPrev] = [gsPrev, gs];
+    }
+    return gy;
+  }
+
   /** Writes dw_k = -d l_{k+1} / d W_rec into this.dw and returns it. */
   gradient(k: number): FArray {
     const { N, nOut, dt, tau, recurrent, errorMode } = this.net.config;
@@ -63,10 +109,14 @@ export class OnlineBptt implements LearningRule {
     const alpha = dt / tau;
     const eAt = (k + 1) * ro.B * nOut; // e_{k+1}, trial 0
     const position = errorMode === "position";
+    const gyPlant = ro.plant ? this.plantSeeds(k) : null;
     const native = this.dw instanceof Float32Array ? nativeKernels() : null;
     if (native) {
       const f = (a: FArray) => a as Float32Array;
-      native.bpttGradient(k, N, nOut, BN, alpha, dt, position, recurrent, f(ro.x), f(ro.r), f(ro.e.subarray(eAt, eAt + nOut)), f(wOut), f(wRec), this.wRecT!, f(this.ga), this.scratch!, f(this.dw));
+      native.bpttGradient(
+        k, N, nOut, BN, alpha, dt, position, recurrent, f(ro.x), f(ro.r), f(ro.e.subarray(eAt, eAt + nOut)), f(wOut), f(wRec), this.wRecT!, f(this.ga), this.scratch!, f(this.dw),
+        ...(gyPlant ? [f(gyPlant.subarray(0, (k + 2) * nOut))] : []),
+      );
       return this.dw;
     }
     const { ga, gr } = this;
@@ -78,8 +128,12 @@ export class OnlineBptt implements LearningRule {
       const seed = position ? -dt : j === k + 1 ? -1 : 0;
       for (let i = 0; i < N; i++) {
         let v = 0;
-        for (let o = 0; o < nOut; o++) v += wOut[o * N + i] * ro.e[eAt + o];
-        gr[i] = seed * v;
+        if (gyPlant) for (let o = 0; o < nOut; o++) v += wOut[o * N + i] * gyPlant[j * nOut + o];
+        else {
+          for (let o = 0; o < nOut; o++) v += wOut[o * N + i] * ro.e[eAt + o];
+          v *= seed;
+        }
+        gr[i] = v;
       }
       if (j <= k && recurrent) gemm(false, false, 1, N, N, 1, ga.subarray(j * N, (j + 1) * N), N, wRec, N, 1, gr, N);
       const xj = j * BN;
