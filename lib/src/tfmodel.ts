@@ -3,9 +3,11 @@
  * automatic differentiation can check our hand-written BPTT (lib/src/loss.ts) and so that the
  * TensorFlow.js backends can be benchmarked as an engine. Float32 only (what tfjs computes in).
  */
+import { ParameterError } from "./validate";
 import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
-import { Network, ParamName, checkTaskFits, paramShapes, assertMasslessHand } from "./network";
+import { Network, ParamName, checkTaskFits, paramShapes, plantOf } from "./network";
+import { tfStep } from "./plant/tf";
 import { TrialBatch } from "./task";
 import type { Mat2 } from "./cursor";
 
@@ -56,7 +58,8 @@ export function tfLossTerms(tf: TF, net: Network, p: Record<Exclude<ParamName, "
 
 /** The forward pass in tfjs ops: the stored errors E[0..T] ([B, nOut] each) and the sum of squared rates. */
 export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}): { E: Tensor[]; sumR2: Tensor } {
-  assertMasslessHand(net.config, "tfmodel.tfForward");
+  const plant = plantOf(net.config);
+  if (plant && opts.cursor) throw new ParameterError("cursor", "a cursor map cannot be combined with a plant yet");
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = batch;
   checkTaskFits(net.config, batch);
@@ -77,6 +80,13 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
   let r = tf.relu(x);
   let sumR2 = tf.sum(tf.square(r));
   let e = e0 === "readout" ? seen(readout(r)) : tf.zeros([B, nOut]);
+  // With a plant (NetworkConfig.plant) the hand's velocity comes out of its dynamics (plant/tf.ts).
+  let s: Tensor | null = null;
+  if (plant) {
+    const s0 = new Float64Array(B * plant.nState);
+    plant.init(B, batch.start, s0);
+    s = tf.tensor2d(Float32Array.from(s0), [B, plant.nState]);
+  }
   const E: Tensor[] = [tf.zeros([B, nOut])];
   for (let k = 0; k < T; k++) {
     let drive = tf.add(tf.matMul(at(u, k), p.wIn, false, true), p.b);
@@ -87,7 +97,12 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
     }
     x = tf.add(tf.mul(1 - alpha, x), tf.mul(alpha, drive));
     r = tf.relu(x);
-    const v = seen(tf.add(readout(r), at(push, k)));
+    let v: Tensor;
+    if (plant) {
+      const step = tfStep(tf, plant, s!, readout(r), tf.mul(plant.pushScale, at(push, k)));
+      s = step.next;
+      v = step.v;
+    } else v = seen(tf.add(readout(r), at(push, k)));
     const err = tf.sub(at(ref, k), v);
     e = errorMode === "position" ? tf.add(e, tf.mul(dt, err)) : err;
     E.push(e);
