@@ -335,7 +335,7 @@ for (const g of ["cursor-fb-rot30", "cursor-fb-rot60", "cursor-fb-rot90", "curso
   if (!fs.existsSync(dataPath("results", `sweep-${g}`))) continue; // shipped as they finish (issue 23 item 4)
   test(`data/results/sweep-${g}: RFLO+c and RFLO with W_fb learning by noise_mirror${g.includes("noise") ? " at eta 0 (noise only)" : ""}, cells of grids/${g}.json; the merged tables match the cells`, () => {
     const files = checkSweepFolder(`sweep-${g}`, `${g}.json`);
-    assert.equal(files.length, 8, "every cell is there");
+    assert.ok(files.length >= 8, "the first 8 cells are there (sweep.json lists any still missing)");
     const grid = checkGrid(JSON.parse(fs.readFileSync(projectPath("grids", `${g}.json`), "utf8")));
     assert.equal(grid.feedbackRule?.name, "noise_mirror");
     assert.equal(grid.feedbackRule?.options?.eta, g.includes("noise") ? 0 : 0.05);
