@@ -288,6 +288,8 @@ for (const d of [2, 5, 10, 20]) {
 // cursor sweeps (network 1, seed 1). Conditions that diverged at every rate of a sweep have no runs.
 const CURSOR_RUNS: [string, string[], { name: string; options: Record<string, unknown> }, string | null][] = [
   ["cursor-rot30", ["rflo+c", "rflo", "bptt+c", "bptt"], { name: "cursor_rotation", options: { deg: 30 } }, null],
+  // RFLO+c and RFLO at 1.5e-5, the best rate before the sweep had 1.5e-6 (kept: the verdict at a higher rate).
+  ["cursor-rot30-lr1.5e-5", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, null],
   ["cursor-fb-rot30", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, "noise_mirror"],
   ["cursor-fb-rot60", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 60 } }, "noise_mirror"],
   ["cursor-fb-rot90", ["rflo"], { name: "cursor_rotation", options: { deg: 90 } }, "noise_mirror"],
