@@ -482,7 +482,7 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
       f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ro.c), f(ro.y), f(ro.v), f(ro.e), f(ro.e0), f(ro.ref), f(ro.push),
       f(p.wIn), f(p.wRec), f(wFbEff), f(p.b), f(p.wOut), f(p.bOut), drive ? f(drive) : null,
     );
-    if (ro.plant !== null) plantStep(net, ro, k);
+    if (ro.plant !== null) handStep(net, ro, k);
     return;
   }
   const c = ro.c.subarray(k * BN, (k + 1) * BN);
@@ -511,37 +511,29 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
 
   // Readout, velocity with push, and the error.
   readout(net, ro, k + 1);
-  const y = ro.y.subarray((k + 1) * BO, (k + 2) * BO);
-  const v = ro.v.subarray((k + 1) * BO, (k + 2) * BO);
-  const eNext = ro.e.subarray((k + 1) * BO, (k + 2) * BO);
-  const ePrev = k === 0 ? ro.e0 : ro.e.subarray(k * BO, (k + 1) * BO);
-  const ref = ro.ref.subarray(k * BO, (k + 1) * BO);
-  const push = ro.push.subarray(k * BO, (k + 1) * BO);
-  if (ro.plant !== null) {
-    plantStep(net, ro, k);
-    return;
-  }
-  for (let i = 0; i < BO; i++) {
-    v[i] = y[i] + push[i];
-    eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
-  }
+  handStep(net, ro, k);
 }
 
-/** The plant's step k -> k+1: s_{k+1} = F(s_k, y_{k+1}, pushScale p_k), v_{k+1} from it, and the error e_{k+1}. */
-function plantStep(net: Network, ro: Rollout, k: number): void {
-  const plant = ro.plant!;
+/**
+ * The hand's step k -> k+1 and the error e_{k+1}: v_{k+1} = y_{k+1} + p_k for the massless hand, or, with a
+ * plant, s_{k+1} = F(s_k, y_{k+1}, pushScale p_k) and v_{k+1} from it.
+ */
+function handStep(net: Network, ro: Rollout, k: number): void {
   const { nOut, dt, errorMode } = net.config;
   const B = ro.B;
   const BO = B * nOut;
-  const S = B * plant.nState;
   const y = ro.y.subarray((k + 1) * BO, (k + 2) * BO);
   const v = ro.v.subarray((k + 1) * BO, (k + 2) * BO);
   const eNext = ro.e.subarray((k + 1) * BO, (k + 2) * BO);
   const ePrev = k === 0 ? ro.e0 : ro.e.subarray(k * BO, (k + 1) * BO);
   const ref = ro.ref.subarray(k * BO, (k + 1) * BO);
   const push = ro.push.subarray(k * BO, (k + 1) * BO);
-  for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
-  plant.step(B, ro.ps.subarray(k * S, (k + 1) * S), y, ro.force, ro.ps.subarray((k + 1) * S, (k + 2) * S), v);
+  const plant = ro.plant;
+  if (plant !== null) {
+    const S = B * plant.nState;
+    for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
+    plant.step(B, ro.ps.subarray(k * S, (k + 1) * S), y, ro.force, ro.ps.subarray((k + 1) * S, (k + 2) * S), v);
+  } else for (let i = 0; i < BO; i++) v[i] = y[i] + push[i];
   for (let i = 0; i < BO; i++) eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
 }
 

@@ -17,9 +17,8 @@
  * enough that the network has to drive an inertial plant. commandScale = 0.1 N per unit = b x 0.01 m/cm, so
  * that a constant command u moves the hand at u task units / s in the steady state, as the massless hand
  * does: the point mass is then the massless hand seen through a first-order lag of 0.1 s, and a pre-trained
- * network's outputs (O(1-10)) are in range. (A minimum-jerk 5 cm reach with a peak speed of 10 cm/s lasts
- * 0.94 s, peaks at 0.33 m/s^2 of acceleration and needs at most 1.09 N, i.e. |u| <= 11, over the 8
- * directions.) If you change
+ * network's outputs stay in range: the task's reference speed peaks at about 25 cm/s, and a network pre-trained
+ * through the mass commands up to about 30 units (3 N; notebook 14). If you change
  * b, change commandScale with it to keep that property. The external force f is in newtons, in the task's
  * axes; dt b / m must be below 1 (a step must not reverse the velocity).
  */
