@@ -440,6 +440,8 @@ export class Adapter {
   private readonly during: Perturbation[];
   /** The combined cursor map of the perturbations (cursor.ts), or null. */
   readonly cursor: Mat2 | null;
+  /** The cursor perturbations, for gradients of a network that drives a plant (it is not seen through them). */
+  private readonly plantCursor: Perturbation[];
   /**
    * The network as the learner sees it: `net` itself, or under a cursor map the same weights with the
    * readout seen through it (cursor.seenThrough; W_rec is shared, so learning changes both).
@@ -492,6 +494,7 @@ export class Adapter {
     this.during = duringRollout(setting.perturbations);
     this.cursor = cursorMap(setting.perturbations);
     this.seen = seenThrough(this.net, this.cursor);
+    this.plantCursor = this.net.config.plant ? this.during.filter((p) => p.cursor !== undefined) : [];
     this.testSet = perturbTargets(allTrials(this.targets, config.reach), this.perturbations);
     this.trialsRng = Rng.seeded(config.seed, "adapt-trials");
     this.initRng = Rng.seeded(config.seed, "adapt-init");
@@ -530,7 +533,7 @@ export class Adapter {
       }
       // Pushes from the hand's own motion (a curl field) are those the test realised, taken as external input.
       const realised = ro.pushers.length ? { ...this.testSet, pushes: Float64Array.from(ro.push) } : this.testSet;
-      const g = trialGradient(this.seen, realised, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false }, this.testWork);
+      const g = trialGradient(this.seen, realised, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false, perturbations: this.plantCursor }, this.testWork);
       this.testAt = { w: Float64Array.from(w), g: Float64Array.from(g) };
     }
     this.testLog.push(rec);
@@ -710,7 +713,7 @@ export class Adapter {
     const atStart: Network = seenThrough({ config: this.net.config, params: { ...this.net.params, wRec: this.wStart } }, this.cursor);
     // A curl field's pushes are those the trial realised, taken as external input (as the rules take them).
     const realised = this.ro && this.ro.pushers.length ? { ...batch, pushes: Float64Array.from(this.ro.push) } : batch;
-    return trialGradient(atStart, realised, { x0: this.x0, feedback: this.config.control }, this.trialWork);
+    return trialGradient(atStart, realised, { x0: this.x0, feedback: this.config.control, perturbations: this.plantCursor }, this.trialWork);
   }
 
   /** Runs the remaining trials with tests every testEvery trials; `onTrial` sees each record. */

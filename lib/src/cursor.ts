@@ -66,6 +66,11 @@ export function inverse(m: Mat2): Mat2 {
   return [m[3] / det, -m[1] / det, -m[2] / det, m[0] / det];
 }
 
+/** The transpose of a 2x2 map (row-major). */
+export function transpose(m: Mat2): Mat2 {
+  return [m[0], m[2], m[1], m[3]];
+}
+
 /** Whether m is exactly the identity (then the network is simulated unchanged, bit for bit). */
 export function isIdentity(m: Mat2): boolean {
   return m[0] === 1 && m[1] === 0 && m[2] === 0 && m[3] === 1;
@@ -102,6 +107,9 @@ const seen = new WeakMap<Network, { base: Network; map: Mat2 }>();
  */
 export function seenThrough(net: Network, map: Mat2 | null): Network {
   if (map === null || isIdentity(map)) return net;
+  // A network driving a plant is not changed: the cursor map acts on the plant's hand velocity, in the
+  // rollout (network.beginRollout), since turning the readout would turn the plant's command.
+  if (net.config.plant) return net;
   const m = checkMat2(map as unknown as number[]);
   if (net.config.nOut !== 2) throw new ParameterError("cursor", `a cursor map needs a 2-d output, the network has ${net.config.nOut}`);
   const { wOut, bOut } = net.params;
@@ -130,6 +138,7 @@ export function seenMap(net: Network): Mat2 | null {
 
 /** Whether `net` simulates cursor map `map` (null: no cursor): the identity needs no change. */
 export function showsCursor(net: Network, map: Mat2 | null): boolean {
+  if (net.config.plant) return true; // the rollout applies the map after the plant (seenThrough)
   const has = seenMap(net);
   if (map === null || isIdentity(map)) return has === null;
   return has !== null && has.every((v, i) => v === map[i]);

@@ -17,6 +17,7 @@ import { gemm, nativeKernels, FArray } from "./kernels";
 import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } from "./network";
 import { finite, oneOf, ParameterError } from "./validate";
 import { frobenius } from "./analysis/alignment";
+import { applyInPlace, transpose } from "./cursor";
 
 /**
  * Weights of the pre-training loss's penalty terms. Defaults: `DEFAULT_LOSS`; `lossConfig(overrides)` validates one.
@@ -193,6 +194,8 @@ export function lossGradient(
     const geK = ge.subarray(k * BO, (k + 1) * BO);
     const gv = w.gv!;
     for (let i = 0; i < BO; i++) gv[i] = position ? -dt * geK[i] : -geK[i];
+    // Under a cursor map the error is the cursor's, v = C v_hand: the hand's adjoint is C^T g_v.
+    if (ro.cursor !== null) applyInPlace(transpose(ro.cursor), gv);
     const push = ro.push.subarray((k - 1) * BO, k * BO);
     for (let i = 0; i < BO; i++) ro.force[i] = plant!.pushScale * push[i];
     gsPrev!.fill(0);

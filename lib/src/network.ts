@@ -17,7 +17,7 @@ import { Rng } from "./rng";
 import { N_INPUTS, N_OUTPUTS, TrialBatch } from "./task";
 import { finite, inRange, integer, oneOf, positive, ParameterError } from "./validate";
 import { Perturbation, curlField } from "./perturbation";
-import { Mat2, applyInPlace, cursorMap, seenMap, seenThrough, showsCursor } from "./cursor";
+import { Mat2, applyInPlace, cursorMap, isIdentity, seenMap, seenThrough, showsCursor } from "./cursor";
 import { Plant, makePlant, normalisePlant } from "./plant";
 import type { Named } from "./registry";
 
@@ -53,7 +53,7 @@ export interface NetworkConfig {
    * before issue 24) is the paper's massless hand, v = y + p, on the fast native paths. With a plant the
    * readout y is its command (a force, torques), the hand's velocity v comes out of the plant's dynamics, and
    * pushes p act as forces (Plant.pushScale p); it needs e0 "zero" (the reference's e_0 = y_0 would start the
-   * position error at a force). A cursor map cannot be combined with a plant yet.
+   * position error at a force). A cursor map then acts on the hand's velocity the plant produces.
    */
   plant?: Named;
 }
@@ -394,10 +394,11 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   if (map !== null && !showsCursor(net, map)) {
     throw new ParameterError("perturbations", `a cursor map [${map.join(", ")}] is in force: give beginRollout the network seen through it (cursor.seenThrough(net, map); simulate does this itself)`);
   }
-  ro.cursor = seenMap(net);
   ro.plant = plantOf(cfg);
+  // With a plant the cursor map acts on the hand's velocity that the plant produces (v = C v_hand); without
+  // one, on the network seen through it (v = C (y + p)).
+  ro.cursor = ro.plant !== null ? (map !== null && !isIdentity(map) ? map : null) : seenMap(net);
   if (ro.plant !== null) {
-    if (ro.cursor !== null) throw new ParameterError("perturbations", `a cursor map cannot be combined with a plant (${ro.plant.name}) yet: the cursor would turn the plant's command, not the hand`);
     const n = (T + 1) * B * ro.plant.nState;
     if (ro.ps.length !== n) ro.ps = new Float64Array(n);
     ro.plant.init(B, batch.start, ro.ps);
@@ -408,8 +409,9 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   ro.u.set(batch.inputs);
   ro.ref.set(batch.reference);
   ro.push.set(batch.pushes);
-  // The task's pushes act on the hand, and the cursor shows them through its map.
-  if (ro.cursor !== null) applyInPlace(ro.cursor, ro.push);
+  // The task's pushes act on the hand, and the cursor shows them through its map (a plant's pushes are forces
+  // on the hand, and the cursor shows the velocity they cause).
+  if (ro.cursor !== null && ro.plant === null) applyInPlace(ro.cursor, ro.push);
 
   // Initial state x_0, r_0, y_0 and the integrator start e_0.
   const BN = B * N;
@@ -533,6 +535,8 @@ function handStep(net: Network, ro: Rollout, k: number): void {
     const S = B * plant.nState;
     for (let i = 0; i < BO; i++) ro.force[i] = plant.pushScale * push[i];
     plant.step(B, ro.ps.subarray(k * S, (k + 1) * S), y, ro.force, ro.ps.subarray((k + 1) * S, (k + 2) * S), v);
+    // What is seen: the cursor moves by C times the hand's velocity.
+    if (ro.cursor !== null) applyInPlace(ro.cursor, v);
   } else for (let i = 0; i < BO; i++) v[i] = y[i] + push[i];
   for (let i = 0; i < BO; i++) eNext[i] = errorMode === "position" ? ePrev[i] + dt * (ref[i] - v[i]) : ref[i] - v[i];
 }

@@ -3,7 +3,6 @@
  * automatic differentiation can check our hand-written BPTT (lib/src/loss.ts) and so that the
  * TensorFlow.js backends can be benchmarked as an engine. Float32 only (what tfjs computes in).
  */
-import { ParameterError } from "./validate";
 import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
 import { Network, ParamName, checkTaskFits, paramShapes, plantOf } from "./network";
@@ -59,7 +58,6 @@ export function tfLossTerms(tf: TF, net: Network, p: Record<Exclude<ParamName, "
 /** The forward pass in tfjs ops: the stored errors E[0..T] ([B, nOut] each) and the sum of squared rates. */
 export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "mask">, Tensor>, batch: TrialBatch, x0: ArrayLike<number>, opts: TfLossOptions = {}): { E: Tensor[]; sumR2: Tensor } {
   const plant = plantOf(net.config);
-  if (plant && opts.cursor) throw new ParameterError("cursor", "a cursor map cannot be combined with a plant yet");
   const { N, nIn, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = batch;
   checkTaskFits(net.config, batch);
@@ -101,7 +99,7 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
     if (plant) {
       const step = tfStep(tf, plant, s!, readout(r), tf.mul(plant.pushScale, at(push, k)));
       s = step.next;
-      v = step.v;
+      v = seen(step.v); // a cursor map acts on the hand's velocity the plant produces
     } else v = seen(tf.add(readout(r), at(push, k)));
     const err = tf.sub(at(ref, k), v);
     e = errorMode === "position" ? tf.add(e, tf.mul(dt, err)) : err;

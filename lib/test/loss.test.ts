@@ -4,6 +4,7 @@ import { Rng } from "../src/rng";
 import * as task from "../src/task";
 import * as net from "../src/network";
 import { GRAD_NAMES, loss, lossGradient, zeroGrads, LossConfig } from "../src/loss";
+import { cursorMirror, cursorRotation } from "../src/perturbation";
 
 function setup(overrides: Partial<net.NetworkConfig> = {}, wRecScale = 8) {
   const n = net.initNetwork({ N: 6, ...overrides }, Rng.seeded(11, "weights"), "float64");
@@ -47,6 +48,8 @@ const cases: { label: string; config?: Partial<net.NetworkConfig>; sim?: net.Sim
   { label: "a point mass, through the loop", config: { e0: "zero", plant: { name: "point_mass" } } },
   { label: "a point mass, feedback delay 2, detached", config: { e0: "zero", fbDelay: 2, plant: { name: "point_mass" } }, sim: { detachFeedback: true } },
   { label: "a two-joint arm, through the loop", config: { e0: "zero", plant: { name: "two_joint_arm" } }, wRecScale: 2 },
+  { label: "a point mass seen through a 60-degree cursor rotation", config: { e0: "zero", plant: { name: "point_mass" } }, sim: { perturbations: [cursorRotation(60)] } },
+  { label: "a two-joint arm seen through a mirror", config: { e0: "zero", plant: { name: "two_joint_arm" } }, sim: { perturbations: [cursorMirror()] }, wRecScale: 2 },
   { label: "a two-joint arm, velocity error mode, stronger torques", config: { e0: "zero", errorMode: "velocity", plant: { name: "two_joint_arm", options: { commandScale: 0.3 } } }, wRecScale: 2 },
 ];
 

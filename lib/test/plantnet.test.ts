@@ -74,7 +74,6 @@ test("what does not handle a plant yet refuses it in one line; a plant needs e0 
   const n = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass", options: { dt: 0.02 } } }, Rng.seeded(2, "weights"), "float64");
   assert.throws(() => net.simulate(n, batch(), { init: Rng.seeded(1) }), /plant\.options\.dt: must equal the network's dt \(0\.01\)/);
   const pm = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass" } }, Rng.seeded(2, "weights"), "float64");
-  assert.throws(() => net.simulate(pm, batch(), { init: Rng.seeded(1), perturbations: [cursorRotation(30)] }), /a cursor map cannot be combined with a plant \(point_mass\) yet/);
   const ro = net.simulate(pm, batch(), { init: Rng.seeded(1) });
   assert.throws(() => new StepJacobian(pm, ro, "open"), /analysis\.StepJacobian has the massless hand built in and does not handle a plant \(point_mass\) yet/);
 });
@@ -141,4 +140,44 @@ test("online BPTT through a plant: float32 (native) agrees with float64 TypeScri
   const a = new Adapter(p.net, adaptConfig({ rule: "bptt", control: false, lr: 1e-5, trials: 30, testEvery: 30, rotationDeg: 30 }));
   a.run();
   assert.ok(a.testLog[1].testError < a.testLog[0].testError, `test error ${a.testLog[0].testError} -> ${a.testLog[1].testError}`);
+});
+
+test("a cursor map on a plant turns the hand's velocity the plant produces, not its command; by 0 it is bit-identical", () => {
+  const pm = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass" } }, Rng.seeded(2, "weights"), "float64");
+  const b = batch();
+  const plain = net.simulate(pm, b, { init: Rng.seeded(1) });
+  assert.deepEqual(net.simulate(pm, b, { init: Rng.seeded(1), perturbations: [cursorRotation(0)] }).v, plain.v);
+  const ro = net.simulate(pm, b, { init: Rng.seeded(1), perturbations: [cursorRotation(90)] });
+  assert.deepEqual(ro.cursor, [0, -1, 1, 0]);
+  assert.deepEqual(ro.push, Float64Array.from(b.pushes), "pushes are forces on the hand, not turned");
+  // The hand's velocity from the plant's own states, turned by 90 degrees, is what the rollout holds.
+  const B = b.B;
+  const S = B * 4;
+  const h0 = new Float64Array(B * 2);
+  const h1 = new Float64Array(B * 2);
+  for (const k of [0, 30, 99]) {
+    ro.plant!.hand(B, ro.ps.subarray(k * S, (k + 1) * S), h0);
+    ro.plant!.hand(B, ro.ps.subarray((k + 1) * S, (k + 2) * S), h1);
+    for (let t = 0; t < B; t++) {
+      const vx = (h1[2 * t] - h0[2 * t]) / 0.01;
+      const vy = (h1[2 * t + 1] - h0[2 * t + 1]) / 0.01;
+      assert.ok(Math.abs(ro.v[((k + 1) * B + t) * 2] - -vy) < 1e-9 && Math.abs(ro.v[((k + 1) * B + t) * 2 + 1] - vx) < 1e-9, `step ${k} trial ${t}`);
+    }
+  }
+  // The command is not turned: the same weights give the same first readout.
+  assert.deepEqual(ro.y.subarray(0, B * 2), plain.y.subarray(0, B * 2));
+});
+
+test("adapting through a plant under a rotated cursor: the rules, the tests and the whole-trial gradient all see the cursor", () => {
+  const p = Pretrainer.create(pretrainConfig({ seed: 3, batches: 20, batchSize: 16, evalEvery: 20, network: { N: 20, e0: "zero", plant: { name: "point_mass" } } }));
+  while (p.done < 20) p.step();
+  const cfg = (deg: number, rule: string) => adaptConfig({ rule, control: false, lr: 1e-6, trials: 4, testEvery: 2, rotationDeg: 0, perturbations: [{ name: "cursor_rotation", options: { deg } }], trialGradient: true, testGradient: true });
+  const turned = new Adapter(p.net, cfg(90, "bptt"));
+  turned.run();
+  assert.equal(turned.seen, turned.net, "a plant network is not seen through the map: the rollout applies it");
+  assert.ok(turned.trialLog.every((r) => Number.isFinite(r.globalAlignmentTrial) && r.globalAlignmentTrial > 0.5), `online BPTT against the whole-trial gradient: ${turned.trialLog.map((r) => r.globalAlignmentTrial)}`);
+  // The tests see the cursor: at 90 degrees the test error is not the unperturbed one.
+  const straight = new Adapter(p.net, cfg(0, "rflo"));
+  straight.run();
+  assert.ok(Math.abs(turned.testLog[0].testError - straight.testLog[0].testError) > 0.1 * straight.testLog[0].testError);
 });

@@ -4,6 +4,7 @@ import { Rng } from "../src/rng";
 import * as task from "../src/task";
 import * as net from "../src/network";
 import { OnlineBptt, Rflo, Fed, makeRule } from "../src/rules";
+import { cursorRotation } from "../src/perturbation";
 
 function tiny(overrides: Partial<net.NetworkConfig> = {}, N = 6) {
   const n = net.initNetwork({ N, ...overrides }, Rng.seeded(21, "weights"), "float64");
@@ -190,4 +191,31 @@ test("rule options: transpose projection, the legacy row-0 bug only as a named o
   assert.throws(() => new Rflo({ legacyRow0: true }), /legacyRow0/);
   assert.throws(() => makeRule("rflo2" as never), /rule: must be one of "rflo", "bptt", "fed"/);
   assert.equal(makeRule("bptt").name, "bptt");
+});
+
+test("online BPTT through a point mass seen through a 120-degree cursor rotation equals float64 finite differences of the step loss", () => {
+  const { n, batch, x0 } = tiny({ e0: "zero", plant: { name: "point_mass" } });
+  const perturbations = [cursorRotation(120)];
+  const ro = net.simulate(n, batch, { x0, perturbations });
+  const replay = Float64Array.from(ro.eps);
+  const rule = new OnlineBptt();
+  rule.reset(n, ro);
+  for (const k of [3, 40, 99]) {
+    const dw = Float64Array.from(rule.gradient(k));
+    const h = 1e-6;
+    let en = 0;
+    let ed = 0;
+    for (let i = 0; i < n.params.wRec.length; i++) {
+      const keep = n.params.wRec[i];
+      n.params.wRec[i] = keep + h;
+      const up = stepLoss(net.simulate(n, batch, { x0, perturbations, replayFeedback: replay }), k);
+      n.params.wRec[i] = keep - h;
+      const down = stepLoss(net.simulate(n, batch, { x0, perturbations, replayFeedback: replay }), k);
+      n.params.wRec[i] = keep;
+      const fd = -(up - down) / (2 * h);
+      en += (dw[i] - fd) ** 2;
+      ed += fd ** 2;
+    }
+    assert.ok(ed > 0 && Math.sqrt(en / ed) < 1e-6, `k=${k}: relative error ${Math.sqrt(en / ed)}`);
+  }
 });

@@ -8,6 +8,8 @@
  * It is the descent direction that the online updates sum_k dw_k would follow if the weights did not move
  * within the trial.
  */
+import type { Perturbation } from "../perturbation";
+import { ParameterError } from "../validate";
 import { FArray } from "../kernels";
 import { GradWorkspace, Grads, lossGradient, zeroGrads } from "../loss";
 import { Network, Rollout, simulate } from "../network";
@@ -19,6 +21,12 @@ export interface TrialGradientOptions {
   x0: ArrayLike<number>;
   /** Control input on during the trial. */
   feedback: boolean;
+  /**
+   * Perturbations in force during the rollout: the cursor maps of a network that drives a plant (a
+   * massless network is passed already seen through its map), never pushers (pass the realised pushes in
+   * the batch instead).
+   */
+  perturbations?: readonly Perturbation[];
 }
 
 /** Reusable buffers for repeated calls with the same shapes (e.g. once per adaptation trial). */
@@ -33,7 +41,8 @@ export interface TrialGradientWork {
 
 /** G = -dL_trial/dW_rec ([N, N], the network's dtype; overwritten on the next call with the same `work`). */
 export function trialGradient(net: Network, batch: TrialBatch, options: TrialGradientOptions, work: TrialGradientWork = {}): FArray {
-  work.ro = simulate(net, batch, { feedback: options.feedback, detachFeedback: true, x0: options.x0, reuse: work.ro });
+  if (options.perturbations?.some((p) => p.push)) throw new ParameterError("perturbations", "must not push the hand: pass the realised pushes in the batch");
+  work.ro = simulate(net, batch, { feedback: options.feedback, detachFeedback: true, x0: options.x0, reuse: work.ro, perturbations: options.perturbations });
   work.grads ??= zeroGrads(net);
   const none = { rateWeight: 0, paramWeight: 0, recWeight: 0 };
   work.loss = lossGradient(net, work.ro, work.grads, none, work.loss).work;

@@ -19,6 +19,7 @@
  */
 import { FArray, axpyNorm2, gemm, nativeKernels } from "../kernels";
 import { Network, Rollout } from "../network";
+import { applyInPlace, transpose } from "../cursor";
 import { LearningRule, newArray } from "./rule";
 
 /** The online BPTT rule (name "bptt"): the exact gradient of each step's loss through the trial so far. */
@@ -93,6 +94,8 @@ export class OnlineBptt implements LearningRule {
         this.gv[o] = seed * ro.e[eAt + o];
         this.force[o] = plant.pushScale * ro.push[(j - 1) * BO + o];
       }
+      // Under a cursor map the error is the cursor's, v = C v_hand: the hand's adjoint is C^T g_v.
+      if (ro.cursor !== null) applyInPlace(transpose(ro.cursor), this.gv);
       gsPrev.fill(0);
       plant.backward(1, ro.ps.subarray((j - 1) * S, (j - 1) * S + n), ro.y.subarray(j * BO, j * BO + nOut), this.force, gs, this.gv, gsPrev, gy.subarray(j * nOut, (j + 1) * nOut), null);
       [gs, gsPrev] = [gsPrev, gs];
