@@ -51,16 +51,19 @@ for (const [fb, seed] of PRETRAINED) {
 // Networks pre-trained on the extensions' variants (notebooks 10 and 11): the paper's protocol with one
 // named change each. Their recorded test errors are recomputed from the weights, and the current engine
 // reproduces their first 3 batches.
-const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string }][] = [
+const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: string }][] = [
   ["pretrain-fb-instructed-seed1", { fbDelay: 0, variant: "instructed_delay" }],
   ...[2, 5, 10, 20].map((d): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed1`, { fbDelay: d }]),
   // The second and third networks behind a variant (issue 25), as they are shipped.
   ...[5, 10, 20].flatMap((d) => [2, 3].map((s): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed${s}`, { fbDelay: d }])),
   ...[2, 3].map((s): [string, { fbDelay: number; variant?: string }] => [`pretrain-fb-instructed-seed${s}`, { fbDelay: 0, variant: "instructed_delay" }]),
+  // Networks pre-trained through a plant (issue 24), as they are shipped.
+  ...[1, 2, 3].map((s): [string, { fbDelay: number; plant: string }] => [`pretrain-fb-pointmass-seed${s}`, { fbDelay: 0, plant: "point_mass" }]),
+  ...[1, 2, 3].map((s): [string, { fbDelay: number; plant: string }] => [`pretrain-fb-twojointarm-seed${s}`, { fbDelay: 0, plant: "two_joint_arm" }]),
 ];
 const SHIPPED_VARIANT_NETWORKS = VARIANT_NETWORKS.filter(([name]) => fs.existsSync(dataPath("pretrained", `${name}.safetensors`)));
 for (const [name, want] of SHIPPED_VARIANT_NETWORKS) {
-  test(`data/pretrained/${name}: full protocol with ${want.variant ? `the ${want.variant} task` : `a feedback delay of ${want.fbDelay} steps`}, complete, test errors as recorded, first 3 batches reproduced`, () => {
+  test(`data/pretrained/${name}: full protocol with ${want.plant ? `the ${want.plant} plant` : want.variant ? `the ${want.variant} task` : `a feedback delay of ${want.fbDelay} steps`}, complete, test errors as recorded, first 3 batches reproduced`, () => {
     const file = dataPath("pretrained", `${name}.safetensors`);
     const ck = loadNetwork(file);
     const c = pretrainConfig(ck.meta.pretrain as Partial<ReturnType<typeof pretrainConfig>>);
@@ -73,6 +76,7 @@ for (const [name, want] of SHIPPED_VARIANT_NETWORKS) {
     assert.equal(ck.network.config.fbDelay, want.fbDelay);
     assert.equal(c.reach.preparation !== undefined, want.variant === "instructed_delay");
     assert.equal(c.network.nIn, want.variant === "instructed_delay" ? 4 : 3);
+    assert.equal(ck.network.config.plant?.name, want.plant, "the plant it was pre-trained through");
     assert.equal((ck.metrics as { batchesDone: number }).batchesDone, 5000);
     const ev = evaluate(ck.network, testSets(c), c.seed);
     const recorded = (ck.metrics as { lastEval: Record<string, number> }).lastEval;
