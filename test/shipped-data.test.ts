@@ -296,6 +296,7 @@ const CURSOR_RUNS: [string, string[], { name: string; options: Record<string, un
   // RFLO+c and RFLO at 1.5e-5, the best rate before the sweep had 1.5e-6 (kept: the verdict at a higher rate).
   ["cursor-rot30-lr1.5e-5", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, null],
   ["cursor-rot60", ["rflo"], { name: "cursor_rotation", options: { deg: 60 } }, null],
+  ["cursor-rot90", ["bptt"], { name: "cursor_rotation", options: { deg: 90 } }, null],
   ["cursor-fb-rot30", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, "noise_mirror"],
   ["cursor-fb-rot60", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 60 } }, "noise_mirror"],
   ["cursor-fb-rot90", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 90 } }, "noise_mirror"],
