@@ -228,8 +228,8 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
   });
 }
 
-test("data/results/pointmass-rot30-net1: RFLO+c and RFLO through the point mass at the paper's rates, 3 seeds (diverged runs recorded); first 10 trials reproduced", () => {
-  checkAdaptFolder("pointmass-rot30-net1", "pretrain-fb-pointmass-seed1", ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0 });
+test("data/results/pointmass-rot30-net1: the four rules through the point mass at the paper's rates, 3 seeds (diverged runs recorded); first 10 trials reproduced", () => {
+  checkAdaptFolder("pointmass-rot30-net1", "pretrain-fb-pointmass-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0 });
   const runs = loadAdaptationRuns(dataPath("results", "pointmass-rot30-net1"));
   assert.equal(runs.filter((r) => r.condition === "rflo+c" && r.diverged).length, 3, "RFLO+c diverged in every seed");
 });
