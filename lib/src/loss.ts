@@ -190,12 +190,13 @@ export function lossGradient(
   let gsPrev = plant ? w.gs![1] : null;
   gs?.fill(0);
   /** gy[k] from the plant's backward step k (its state adjoint carried to s_{k-1}). */
+  // Under a cursor map the error is the cursor's, v = C v_hand: the hand's adjoint is C^T g_v.
+  const cursorT = ro.cursor !== null ? transpose(ro.cursor) : null;
   const plantBackward = (k: number) => {
     const geK = ge.subarray(k * BO, (k + 1) * BO);
     const gv = w.gv!;
     for (let i = 0; i < BO; i++) gv[i] = position ? -dt * geK[i] : -geK[i];
-    // Under a cursor map the error is the cursor's, v = C v_hand: the hand's adjoint is C^T g_v.
-    if (ro.cursor !== null) applyInPlace(transpose(ro.cursor), gv);
+    if (cursorT) applyInPlace(cursorT, gv);
     const push = ro.push.subarray((k - 1) * BO, k * BO);
     for (let i = 0; i < BO; i++) ro.force[i] = plant!.pushScale * push[i];
     gsPrev!.fill(0);

@@ -86,6 +86,8 @@ export class OnlineBptt implements LearningRule {
     const eAt = (k + 1) * BO;
     const gy = this.gyPlant!;
     let [gs, gsPrev] = this.gs;
+    // Under a cursor map the error is the cursor's, v = C v_hand: the hand's adjoint is C^T g_v.
+    const cursorT = ro.cursor !== null ? transpose(ro.cursor) : null;
     gs.fill(0);
     for (let j = k + 1; j >= 1; j--) {
       // dl/dv_j = -dt e_{k+1} for every j <= k+1 (position error), or -e_{k+1} at j = k+1 only.
@@ -94,8 +96,7 @@ export class OnlineBptt implements LearningRule {
         this.gv[o] = seed * ro.e[eAt + o];
         this.force[o] = plant.pushScale * ro.push[(j - 1) * BO + o];
       }
-      // Under a cursor map the error is the cursor's, v = C v_hand: the hand's adjoint is C^T g_v.
-      if (ro.cursor !== null) applyInPlace(transpose(ro.cursor), this.gv);
+      if (cursorT) applyInPlace(cursorT, this.gv);
       gsPrev.fill(0);
       plant.backward(1, ro.ps.subarray((j - 1) * S, (j - 1) * S + n), ro.y.subarray(j * BO, j * BO + nOut), this.force, gs, this.gv, gsPrev, gy.subarray(j * nOut, (j + 1) * nOut), null);
       [gs, gsPrev] = [gsPrev, gs];
