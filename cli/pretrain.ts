@@ -37,13 +37,14 @@ Identical settings resume; other settings are refused. Shipped data is never wri
     N: opt.int("number of recurrent units", 400, 1),
     variant: opt.choice("task variant: standard (the paper's) or instructed_delay (a 300-700 ms preparatory period, a go-cue input, T 200)", REACH_VARIANT_NAMES, "standard"),
     "fb-delay": opt.int("feedback delay in steps of dt (10 ms): the control input uses the error this many steps back", 0, 0, 1000),
+    "fb-velocity": opt.num("velocity gain kappa in seconds: the fed-back error is e + kappa (v* - v), position and velocity error (0: the paper's position error)", 0, { min: 0 }),
     plant: { ...opt.str("the effector the network drives, name or name:key=value,... (massless, point_mass, two_joint_arm; plant/); sets e0 zero", undefined, "<name:k=v,...>"), shown: "none: the paper's massless hand" },
     "eval-every": opt.int("evaluate the test sets every this many batches", 10, 1),
     "checkpoint-every": opt.int("save the state every this many batches", 100, 1),
     threads: opt.int("OpenBLAS threads (not a setting of the result)", 2, 1, 256),
     engine: opt.choice("native: OpenBLAS addon (or TypeScript); tfjs: the whole batch on TensorFlow.js's best backend (a CUDA GPU via tfjs-node-gpu)", ["native", "tfjs"] as const, "native"),
     out: { ...opt.str("folder of the checkpoint", undefined, "<dir>"), shown: path.relative(process.cwd(), runsPath("pretrain")) || "." },
-    name: opt.str("file name stem (default: pretrain-<fb|nofb>[-delay<d>][-instructed][-<plant>]-seed<seed>)", undefined, "<stem>"),
+    name: opt.str("file name stem (default: pretrain-<fb|nofb>[-delay<d>][-vel<kappa>][-instructed][-<plant>]-seed<seed>)", undefined, "<stem>"),
     fresh: opt.flag("start a new run even if one exists: it goes to the first free <name>-run<k>; nothing is overwritten"),
     "replace-shipped": opt.flag("allow --out inside data/: the finished run replaces the shipped checkpoint"),
     "allow-dirty": opt.flag("allow writing shipped data from a tree with uncommitted changes (recorded)"),
@@ -58,12 +59,12 @@ runCli(spec, async ({ values: a }) => {
     batches: a.batches,
     batchSize: a["batch-size"],
     evalEvery: a["eval-every"],
-    network: { N: a.N, fbDensity: a.feedback === "on" ? 1 : 0, fbDelay: a["fb-delay"], ...(plant ? { plant, e0: "zero" as const } : {}) },
+    network: { N: a.N, fbDensity: a.feedback === "on" ? 1 : 0, fbDelay: a["fb-delay"], ...(a["fb-velocity"] ? { fbVelocityGain: a["fb-velocity"] } : {}), ...(plant ? { plant, e0: "zero" as const } : {}) },
     reach: reachVariant(a.variant),
   });
   const variantTag = a.variant === "instructed_delay" ? "-instructed" : "";
   const plantTag = plant ? `-${plant.name.replace(/_/g, "")}` : "";
-  const base = a.name ?? `pretrain-${a.feedback === "on" ? "fb" : "nofb"}${a["fb-delay"] ? `-delay${a["fb-delay"]}` : ""}${variantTag}${plantTag}-seed${a.seed}`;
+  const base = a.name ?? `pretrain-${a.feedback === "on" ? "fb" : "nofb"}${a["fb-delay"] ? `-delay${a["fb-delay"]}` : ""}${a["fb-velocity"] ? `-vel${a["fb-velocity"]}` : ""}${variantTag}${plantTag}-seed${a.seed}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(base)) throw new Refusal(`--name: must be a plain file name stem (letters, digits, . _ + -), got ${JSON.stringify(base)}`);
   // --fresh never touches an existing run: it takes the first free name. Replacing shipped data always starts fresh.
   const name = a.fresh && !dest.shipped ? freeName(base, (n) => hasFilesStartingWith(dest.dir, n)) : base;

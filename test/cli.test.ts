@@ -82,14 +82,26 @@ test("pretrain: other settings against an existing checkpoint are refused and th
   assert.equal(first.status, 0, first.stderr);
   const file = path.join(runs, "pretrain", "pretrain-fb-seed1.safetensors");
   const before = sha(file);
-  for (const change of [["--batches", "5"], ["--N", "9"], ["--seed", "1", "--batch-size", "5"]]) {
+  for (const change of [["--batches", "5"], ["--N", "9"], ["--seed", "1", "--batch-size", "5"], ["--fb-velocity", "0.05", "--name", "pretrain-fb-seed1"]]) {
     const r = cli("pretrain", dedupe(["--batches", "3", ...TINY, ...change]));
-    assertOneLineError(r, /was computed with other settings \(stored -> requested: .*(batches 3 -> 5|network\.N 8 -> 9|batchSize 4 -> 5)/);
+    assertOneLineError(r, /was computed with other settings \(stored -> requested: .*(batches 3 -> 5|network\.N 8 -> 9|batchSize 4 -> 5|network\.fbVelocityGain .*-> 0\.05)/);
   }
   const same = cli("pretrain", ["--batches", "3", ...TINY]);
   assert.equal(same.status, 0);
   assert.match(same.stderr, /nothing to do: .* is complete with these settings/);
   assert.equal(sha(file), before, "the checkpoint is byte-identical");
+});
+
+test("pretrain: --plant and --fb-velocity name the file and travel with the checkpoint's config", async () => {
+  const r = cli("pretrain", ["--batches", "2", ...TINY, "--plant", "point_mass", "--fb-velocity", "0.05", "--fb-delay", "2"]);
+  assert.equal(r.status, 0, r.stderr);
+  const file = path.join(runs, "pretrain", "pretrain-fb-delay2-vel0.05-pointmass-seed1.safetensors");
+  const { loadNetwork } = await import("../lib/src/checkpoint");
+  const ck = loadNetwork(file);
+  assert.equal(ck.network.config.fbVelocityGain, 0.05);
+  assert.equal(ck.network.config.fbDelay, 2);
+  assert.equal(ck.network.config.plant?.name, "point_mass");
+  assertOneLineError(cli("pretrain", ["--fb-velocity", "-1"]), /--fb-velocity: must be a number >= 0, got "-1"/);
 });
 
 /** Later occurrences of an option replace earlier ones (the CLI itself refuses an option given twice). */

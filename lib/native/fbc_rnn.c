@@ -13,12 +13,14 @@
  *   `drive` ([B N], optional; null or absent: computed here) is W_rec r_k, already computed by the caller.
  *
  * rnnBackwardStep(k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad,
- *                 feedbackOn, fbDelay, x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc[, gyGiven])
+ *                 feedbackOn, fbDelay, x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc[, gyGiven[, fbNow, fbPrev]])
  *   one step k (T >= k >= 1) of lossGradient's backward loop: g_y_k (unless gyGiven: then gy[k] holds it
  *   already, from a plant's backward step, and ge[k] is used only for the integrator), g_r_k, g_x_k (kept in gxNext),
  *   g_a_{k-1} (written into ga), the fed-back and integrated error adjoints (into ge), and the small
  *   weight gradients accumulated in float64 in acc = [b (N) | W_in^T (nIn N) | W_fb^T (nOut N) |
  *   W_out (nOut N) | b_out (nOut)]. W_rec's gradient stays one large product after the loop.
+ *   The fed-back error's adjoint F^T g_a_{k-1} reaches ge[j] (j = k-1-fbDelay >= 1) times fbNow and ge[j-1]
+ *   times fbPrev (defaults 1 and 0; velocity feedback eps = fbNow E[j] + fbPrev E[j-1], lib/src/network.ts).
  */
 #include <cblas.h>
 #include <pthread.h>
@@ -246,7 +248,7 @@ static napi_value rnn_forward_step(napi_env env, napi_callback_info cbinfo) {
 
 struct backward_ctx {
   int k, T, B, N, nIn, nOut, target;
-  float alpha, rateScale;
+  float alpha, rateScale, fbNow, fbPrev;
   bool recurrent, feedbackGrad, feedbackOn;
   const float *x, *r, *u, *eps, *wRec, *wOut, *Fcols;
   float *ga, *ge, *gy, *gxNext, *gr;
@@ -313,7 +315,11 @@ __attribute__((noinline, hot)) static void backward_rows(struct backward_ctx* c,
       gBout[o] += go;
     }
     if (c->feedbackGrad && target >= 1)
-      for (int o = 0; o < nOut; o++) c->ge[(size_t)target * BO + (size_t)bi * nOut + o] += dot(gap, c->Fcols + (size_t)o * N, N);
+      for (int o = 0; o < nOut; o++) {
+        const float g = dot(gap, c->Fcols + (size_t)o * N, N);
+        c->ge[(size_t)target * BO + (size_t)bi * nOut + o] += c->fbNow * g;
+        if (c->fbPrev != 0.0f) c->ge[(size_t)(target - 1) * BO + (size_t)bi * nOut + o] += c->fbPrev * g;
+      }
   }
 }
 
@@ -327,7 +333,8 @@ static void backward_part(void* ctx, int part) {
 static bool backward_step(int k, int T, int B, int N, int nIn, int nOut, double alpha, double dt, double rateScale,
                           bool position, bool recurrent, bool feedbackGrad, bool feedbackOn, int fbDelay,
                           const float* x, const float* r, const float* u, const float* eps, float* ga, float* ge, float* gy,
-                          float* gxNext, float* gr, const float* wRec, const float* wOut, const float* F, double* acc, bool gyGiven) {
+                          float* gxNext, float* gr, const float* wRec, const float* wOut, const float* F, double* acc, bool gyGiven,
+                          double fbNow, double fbPrev) {
   const size_t BO = (size_t)B * nOut, accLen = (size_t)N * (1 + nIn + 2 * nOut) + nOut;
   float* Fcols = malloc(sizeof(float) * (size_t)N * nOut);
   if (!Fcols) return false;
@@ -336,7 +343,7 @@ static bool backward_step(int k, int T, int B, int N, int nIn, int nOut, double 
   float* gyK = gy + (size_t)k * BO;
   if (!gyGiven)
     for (size_t idx = 0; idx < BO; idx++) gyK[idx] = position ? (float)-dt * geK[idx] : -geK[idx];
-  struct backward_ctx c = {k, T, B, N, nIn, nOut, k - 1 - fbDelay, (float)alpha, (float)rateScale, recurrent, feedbackGrad,
+  struct backward_ctx c = {k, T, B, N, nIn, nOut, k - 1 - fbDelay, (float)alpha, (float)rateScale, (float)fbNow, (float)fbPrev, recurrent, feedbackGrad,
                            feedbackOn, x, r, u, eps, wRec, wOut, Fcols, ga, ge, gy, gxNext, gr, {acc, NULL}};
   if (split_rows(B) && (c.acc[1] = calloc(accLen, sizeof(double)))) {
     run_split(backward_part, &c);
@@ -354,15 +361,17 @@ static bool backward_step(int k, int T, int B, int N, int nIn, int nOut, double 
 }
 
 static napi_value rnn_backward_step(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 28;
-  napi_value argv[28];
+  size_t argc = 30;
+  napi_value argv[30];
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc != 27 && argc != 28) {
-    napi_throw_type_error(env, NULL, "rnnBackwardStep expects 27 or 28 arguments (see lib/native/fbc_rnn.c)");
+  if (argc != 27 && argc != 28 && argc != 30) {
+    napi_throw_type_error(env, NULL, "rnnBackwardStep expects 27, 28 or 30 arguments (see lib/native/fbc_rnn.c)");
     return NULL;
   }
   bool gyGiven = false;
-  if (argc == 28 && !get_bool(env, argv[27], "gyGiven", &gyGiven)) return NULL;
+  double fbNow = 1.0, fbPrev = 0.0;
+  if (argc >= 28 && !get_bool(env, argv[27], "gyGiven", &gyGiven)) return NULL;
+  if (argc == 30 && (!get_number(env, argv[28], "fbNow", &fbNow) || !get_number(env, argv[29], "fbPrev", &fbPrev))) return NULL;
   int k, T, B, N, nIn, nOut, fbDelay;
   double alpha, dt, rateScale;
   bool position, recurrent, feedbackGrad, feedbackOn;
@@ -386,7 +395,7 @@ static napi_value rnn_backward_step(napi_env env, napi_callback_info cbinfo) {
       !get_f64(env, argv[26], "acc", (size_t)N * (1 + nIn + 2 * nOut) + nOut, &acc))
     return NULL;
   if (!backward_step(k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad, feedbackOn, fbDelay,
-                     x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc, gyGiven))
+                     x, r, u, eps, ga, ge, gy, gxNext, gr, wRec, wOut, F, acc, gyGiven, fbNow, fbPrev))
     return napi_throw_error(env, NULL, "rnnBackwardStep: out of memory"), NULL;
   return NULL;
 }

@@ -79,7 +79,7 @@ interface NativeAddon {
     position: boolean, recurrent: boolean, feedbackGrad: boolean, feedbackOn: boolean, fbDelay: number,
     x: Float32Array, r: Float32Array, u: Float32Array, eps: Float32Array, ga: Float32Array, ge: Float32Array, gy: Float32Array,
     gxNext: Float32Array, gr: Float32Array, wRec: Float32Array, wOut: Float32Array, F: Float32Array, acc: Float64Array,
-    gyGiven?: boolean,
+    gyGiven?: boolean, fbNow?: number, fbPrev?: number,
   ): void;
 }
 

@@ -9,12 +9,14 @@
  *
  * Backward pass, with g_z = dL/dz and a_k the drive of step k (x_{k+1} = (1-a) x_k + a a_k):
  *   g_e_k  = 2 e_k / |E| + g_e_{k+1} + (M o W_fb)^T g_a_{k+d}      (last term: feedback not detached)
+ *   (with velocity feedback, NetworkConfig.fbVelocityGain: (1 + kappa/dt) times that last term, minus
+ *   kappa/dt times (M o W_fb)^T g_a_{k+1+d})
  *   g_y_k  = -dt g_e_k,   g_r_k = W_out^T g_y_k + 2 rateWeight r_k / |r| + W_rec^T g_a_k
  *   g_x_k  = relu'(x_k) g_r_k + (1-a) g_x_{k+1},   g_a_{k-1} = a g_x_k
  * and the weight gradients are sums of outer products over all steps, each done as one large product.
  */
 import { gemm, nativeKernels, FArray } from "./kernels";
-import { Network, Rollout, dtypeOf, effectiveFeedback, PARAM_NAMES, ParamName } from "./network";
+import { Network, Rollout, dtypeOf, effectiveFeedback, feedbackFilter, PARAM_NAMES, ParamName } from "./network";
 import { finite, oneOf, ParameterError } from "./validate";
 import { frobenius } from "./analysis/alignment";
 import { applyInPlace, transpose } from "./cursor";
@@ -170,6 +172,7 @@ export function lossGradient(
   const nR = ro.r.length;
   const feedbackGrad = ro.feedback && !ro.detachFeedback;
   const position = errorMode === "position";
+  const filter = feedbackFilter(net.config);
 
   // Direct terms of the task loss; ge[0] collects the adjoint of the integrator's start.
   for (let i = 0; i < ge.length; i++) ge[i] = (2 * ro.e[i]) / nE;
@@ -216,7 +219,7 @@ export function lossGradient(
       native.rnnBackwardStep(
         k, T, B, N, nIn, nOut, alpha, dt, rateScale, position, recurrent, feedbackGrad, ro.feedback, fbDelay,
         f(ro.x), f(ro.r), f(ro.u), f(ro.eps), f(ga), f(ge), f(gy), f(gxNext), f(gr), f(wRec), f(wOut), f(F), acc,
-        ...(plant ? [true] : []),
+        ...((plant || filter.prev !== 0 ? [plant !== null, filter.now, filter.prev] : []) as [boolean?, number?, number?]),
       );
     }
     if (position && e0 === "readout") gy.set(ge.subarray(0, BO), 0);
@@ -262,12 +265,17 @@ export function lossGradient(
       gx[i] = g;
       gaPrev[i] = alpha * g;
     }
-    // The fed-back error eps_{k-1} = E[k-1-d] receives (M o W_fb)^T g_a_{k-1} (E[0] = 0 is a constant).
+    // The fed-back error eps_{k-1} = E[k-1-d] receives (M o W_fb)^T g_a_{k-1} (E[0] = 0 is a constant); with
+    // velocity feedback eps = now E[j] + prev E[j-1], and E[j-1]'s share goes to ge[j-1] (ge[0]: e_0's adjoint).
     const target = k - 1 - fbDelay;
     if (feedbackGrad && target >= 1) {
       gemm(false, false, B, nOut, N, 1, gaPrev, N, F, nOut, 0, geps, nOut);
       const geT = ge.subarray(target * BO, (target + 1) * BO);
-      for (let i = 0; i < BO; i++) geT[i] += geps[i];
+      for (let i = 0; i < BO; i++) geT[i] += filter.now * geps[i];
+      if (filter.prev !== 0) {
+        const geP = ge.subarray((target - 1) * BO, target * BO);
+        for (let i = 0; i < BO; i++) geP[i] += filter.prev * geps[i];
+      }
     }
     if (position) {
       const gePrev = ge.subarray((k - 1) * BO, k * BO);

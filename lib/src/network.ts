@@ -40,6 +40,15 @@ export interface NetworkConfig {
   fbDensity: number;
   /** Feedback delay d in steps (0). */
   fbDelay: number;
+  /**
+   * Velocity gain kappa of the fed-back error, in seconds (absent or 0: the paper, position error only). With
+   * kappa > 0 the controller sees the hand's position error and its velocity error, combined as a PD error
+   * through the same W_fb: eps_k = e_j + kappa (e_j - e_{j-1}) / dt with j = k - d, which is
+   * e_j + kappa (v*_j - v_j), about the error kappa seconds ahead (e_0 is the integrator's start; eps_k = 0
+   * for j < 1, as without it). One W_fb keeps the control input in the subspace of RFLO's learning signal
+   * W_fb e, as in the paper. Needs errorMode "position". Absent from configs that do not use it.
+   */
+  fbVelocityGain?: number;
   /** Recurrent input W_rec r on (true) or off. */
   recurrent: boolean;
   /** Where the error integrator starts: "readout" (e_0 = W_out r_0 + b_out, the reference) or "zero". */
@@ -124,6 +133,11 @@ export function networkConfig(overrides: Partial<NetworkConfig> = {}): NetworkCo
   if (c.dt > c.tau) throw new ParameterError("dt", `must be <= tau (${c.tau}) so that the leak dt/tau is at most 1, got ${c.dt}`);
   inRange("fbDensity", c.fbDensity, 0, 1);
   integer("fbDelay", c.fbDelay, 0);
+  if (c.fbVelocityGain == null || c.fbVelocityGain === 0) delete c.fbVelocityGain;
+  else {
+    if (!(finite("fbVelocityGain", c.fbVelocityGain) > 0)) throw new ParameterError("fbVelocityGain", `must be >= 0 (seconds), got ${c.fbVelocityGain}`);
+    if (c.errorMode !== "position") throw new ParameterError("fbVelocityGain", `needs errorMode "position" (the velocity error is the change of the position error), got errorMode "${c.errorMode}"`);
+  }
   if (typeof c.recurrent !== "boolean") throw new ParameterError("recurrent", `must be a boolean, got ${c.recurrent}`);
   oneOf("e0", c.e0, ["readout", "zero"]);
   oneOf("errorMode", c.errorMode, ["position", "velocity"]);
@@ -472,8 +486,7 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   // Pushes of this step from the perturbations that act on the hand (a curl field: from this step's velocity).
   for (let i = 0; i < ro.pushers.length; i++) ro.pushers[i].push!(k, ro);
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
-  else if (k < fbDelay) eps.fill(0);
-  else eps.set(ro.e.subarray((k - fbDelay) * BO, (k - fbDelay + 1) * BO));
+  else feedbackError(net.config, ro, k - fbDelay, eps);
   const native = ro.x instanceof Float32Array ? nativeKernels() : null;
   if (native) {
     const f = (a: FArray) => a as Float32Array;
@@ -517,6 +530,36 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
 }
 
 /**
+ * The coefficients of the fed-back error on the stored errors: eps = now E[j] + prev E[j-1] (E[0] read as the
+ * integrator's start e_0), for j >= 1. [1, 0] without velocity feedback; with NetworkConfig.fbVelocityGain
+ * kappa, [1 + kappa / dt, -kappa / dt]. Gradient code routes the fed-back error's adjoint by the same two.
+ */
+export function feedbackFilter(cfg: NetworkConfig): { now: number; prev: number } {
+  const kd = (cfg.fbVelocityGain ?? 0) / cfg.dt;
+  return { now: 1 + kd, prev: -kd };
+}
+
+/**
+ * Writes the error fed back from stored step j = k - d into eps ([B, nOut]): E[j], plus kappa times the velocity
+ * error (E[j] - E[j-1]) / dt under NetworkConfig.fbVelocityGain; zero for j < 1 (E[0] = 0 is a constant).
+ */
+export function feedbackError(cfg: NetworkConfig, ro: Rollout, j: number, eps: FArray): void {
+  const BO = ro.B * cfg.nOut;
+  if (j < 1) {
+    eps.fill(0);
+    return;
+  }
+  const now = ro.e.subarray(j * BO, (j + 1) * BO);
+  if (!cfg.fbVelocityGain) {
+    eps.set(now);
+    return;
+  }
+  const f = feedbackFilter(cfg);
+  const prev = j === 1 ? ro.e0 : ro.e.subarray((j - 1) * BO, j * BO);
+  for (let i = 0; i < BO; i++) eps[i] = f.now * now[i] + f.prev * prev[i];
+}
+
+/**
  * The hand's step k -> k+1 and the error e_{k+1}: v_{k+1} = y_{k+1} + p_k for the massless hand, or, with a
  * plant, s_{k+1} = F(s_k, y_{k+1}, pushScale p_k) and v_{k+1} from it.
  */
@@ -542,11 +585,12 @@ function handStep(net: Network, ro: Rollout, k: number): void {
 }
 
 /**
- * Refuses a network with a plant in code that has the massless hand built in (an analysis, a gradient path
- * not yet extended to plants): one line naming what refused.
+ * Refuses a network with a plant or with velocity feedback in code that has the paper's loop built in (the
+ * massless hand, the position error fed back: an analysis's linearisation): one line naming what refused.
  */
-export function assertMasslessHand(cfg: NetworkConfig, what: string): void {
+export function assertPaperLoop(cfg: NetworkConfig, what: string): void {
   if (cfg.plant) throw new ParameterError("plant", `${what} has the massless hand built in and does not handle a plant (${cfg.plant.name}) yet`);
+  if (cfg.fbVelocityGain) throw new ParameterError("fbVelocityGain", `${what} has the position-error feedback built in and does not handle velocity feedback (fbVelocityGain ${cfg.fbVelocityGain}) yet`);
 }
 
 const plants = new WeakMap<NetworkConfig, Plant>();

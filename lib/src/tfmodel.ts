@@ -5,7 +5,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { LossConfig, lossConfig, GRAD_NAMES } from "./loss";
-import { Network, ParamName, checkTaskFits, paramShapes, plantOf } from "./network";
+import { Network, ParamName, checkTaskFits, paramShapes, plantOf, feedbackFilter } from "./network";
 import { tfStep } from "./plant/tf";
 import { TrialBatch } from "./task";
 import type { Mat2 } from "./cursor";
@@ -78,6 +78,8 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
   let r = tf.relu(x);
   let sumR2 = tf.sum(tf.square(r));
   let e = e0 === "readout" ? seen(readout(r)) : tf.zeros([B, nOut]);
+  const eStart = e;
+  const filter = feedbackFilter(net.config);
   // With a plant (NetworkConfig.plant) the hand's velocity comes out of its dynamics (plant/tf.ts).
   let s: Tensor | null = null;
   if (plant) {
@@ -90,7 +92,10 @@ export function tfForward(tf: TF, net: Network, p: Record<Exclude<ParamName, "ma
     let drive = tf.add(tf.matMul(at(u, k), p.wIn, false, true), p.b);
     if (recurrent) drive = tf.add(drive, tf.matMul(r, p.wRec, false, true));
     if (feedback) {
-      const eps = k < fbDelay ? tf.zeros([B, nOut]) : E[k - fbDelay];
+      // E[j] (zero for j < 1), plus kappa times the velocity error (E[j] - E[j-1]) / dt, E[0] read as e_0.
+      const j = k - fbDelay;
+      let eps = j < 1 ? tf.zeros([B, nOut]) : E[j];
+      if (j >= 1 && filter.prev !== 0) eps = tf.add(tf.mul(filter.now, E[j]), tf.mul(filter.prev, j === 1 ? eStart : E[j - 1]));
       drive = tf.add(drive, tf.matMul(opts.detachFeedback ? detach(eps) : eps, F, false, true));
     }
     x = tf.add(tf.mul(1 - alpha, x), tf.mul(alpha, drive));

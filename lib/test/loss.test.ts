@@ -50,6 +50,11 @@ const cases: { label: string; config?: Partial<net.NetworkConfig>; sim?: net.Sim
   { label: "a two-joint arm, through the loop", config: { e0: "zero", plant: { name: "two_joint_arm" } }, wRecScale: 2 },
   { label: "a point mass seen through a 60-degree cursor rotation", config: { e0: "zero", plant: { name: "point_mass" } }, sim: { perturbations: [cursorRotation(60)] } },
   { label: "a two-joint arm seen through a mirror", config: { e0: "zero", plant: { name: "two_joint_arm" } }, sim: { perturbations: [cursorMirror()] }, wRecScale: 2 },
+  // Velocity feedback (issue 24, item 2): eps = E[j] + kappa (E[j] - E[j-1]) / dt, E[0] read as e_0.
+  { label: "velocity feedback (kappa 0.05 s), e0 = readout", config: { fbVelocityGain: 0.05 } },
+  { label: "velocity feedback, delay 3", config: { fbVelocityGain: 0.05, fbDelay: 3 } },
+  { label: "a point mass, velocity feedback, delay 2", config: { e0: "zero", fbDelay: 2, fbVelocityGain: 0.05, plant: { name: "point_mass" } } },
+  { label: "a two-joint arm, velocity feedback", config: { e0: "zero", fbVelocityGain: 0.05, plant: { name: "two_joint_arm" } }, wRecScale: 2 },
   { label: "a two-joint arm, velocity error mode, stronger torques", config: { e0: "zero", errorMode: "velocity", plant: { name: "two_joint_arm", options: { commandScale: 0.3 } } }, wRecScale: 2 },
 ];
 
@@ -97,8 +102,8 @@ test("the loss gradient matches TensorFlow.js autodiff (float32) on the same net
   const { initTf } = await import("../src/backend");
   const { tfLossGradient } = await import("../src/tfmodel");
   const { tf } = await initTf();
-  for (const sim of [{}, { detachFeedback: true }, { feedback: false }] as net.SimulateOptions[]) {
-    const { n, batch, x0 } = setup({ fbDelay: 1 });
+  for (const [sim, kappa] of [[{}, 0], [{ detachFeedback: true }, 0], [{ feedback: false }, 0], [{}, 0.05]] as [net.SimulateOptions, number][]) {
+    const { n, batch, x0 } = setup({ fbDelay: 1, fbVelocityGain: kappa });
     const n32 = net.cloneNetwork(n, "float32");
     const n64 = net.cloneNetwork(n32, "float64"); // the same (float32-representable) weights in float64
     const grads = zeroGrads(n64);
@@ -112,7 +117,7 @@ test("the loss gradient matches TensorFlow.js autodiff (float32) on the same net
         en += (grads[name][i] - auto.grads[name][i]) ** 2;
         ed += grads[name][i] ** 2;
       }
-      assert.ok(Math.sqrt(en / ed) < 1e-4, `${JSON.stringify(sim)} ${name}: relative difference ${Math.sqrt(en / ed)}`);
+      assert.ok(Math.sqrt(en / ed) < 1e-4, `${JSON.stringify(sim)} kappa ${kappa} ${name}: relative difference ${Math.sqrt(en / ed)}`);
     }
   }
 });
@@ -126,6 +131,8 @@ test("results do not depend on the engine beyond float32 rounding (every branch 
     ["feedback off", {}, { feedback: false }, {}],
     ["velocity error, e0 = 0, half mask, squared penalty", { errorMode: "velocity", e0: "zero", fbDensity: 0.5 }, {}, { penalty: "squared", rateWeight: 0.05 }],
     ["no recurrence", { recurrent: false }, {}, {}],
+    ["velocity feedback, delay 2", { fbVelocityGain: 0.05, fbDelay: 2 }, {}, {}],
+    ["a point mass with velocity feedback", { fbVelocityGain: 0.05, e0: "zero", plant: { name: "point_mass" } }, {}, {}],
   ];
   // 40 trials with 2 OpenBLAS threads: the native steps split the rows between two threads (B >= 32).
   const { setThreads, getThreads } = await import("../src/kernels");
@@ -173,7 +180,7 @@ test("through a plant, the loss gradient matches TensorFlow.js autodiff (float32
   for (const name of ["point_mass", "two_joint_arm"]) {
     // Moderate torques (commandScale 0.03): a whirling arm makes float32 and float64 rollouts part ways.
     const plant = name === "two_joint_arm" ? { name, options: { commandScale: 0.03 } } : { name };
-    const { n, batch, x0 } = setup({ e0: "zero", fbDelay: 1, plant }, 2);
+    const { n, batch, x0 } = setup({ e0: "zero", fbDelay: 1, fbVelocityGain: name === "point_mass" ? 0.05 : 0, plant }, 2);
     const n32 = net.cloneNetwork(n, "float32");
     const n64 = net.cloneNetwork(n32, "float64");
     const grads = zeroGrads(n64);

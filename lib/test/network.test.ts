@@ -132,6 +132,36 @@ test("a feedback delay of d steps shifts the control input by d steps", () => {
   }
 });
 
+test("velocity feedback by hand: eps_k = E[j] + kappa (E[j] - E[j-1]) / dt with j = k - d (E[0] read as e_0), 0 for j < 1; kappa 0 is the paper", () => {
+  const kappa = 0.03;
+  const d = 2;
+  const cfg = net.networkConfig({ N: 20, fbDelay: d, fbVelocityGain: kappa });
+  const n = net.initNetwork(cfg, Rng.seeded(4), "float64");
+  const batch = task.centreOutAll();
+  const x0 = new Float64Array(8 * 20).map((_, i) => 0.1 * Math.cos(i));
+  const ro = net.simulate(n, batch, { x0 });
+  const BO = 16;
+  const E = (j: number, i: number) => (j === 0 ? ro.e0[i] : ro.e[j * BO + i]);
+  for (const k of [0, 1, 2, 3, 4, 60, 124]) {
+    const j = k - d;
+    for (let i = 0; i < BO; i++) {
+      // dt 0.01: the velocity error (E[j] - E[j-1]) / dt, times kappa 0.03, is 3 (E[j] - E[j-1]).
+      const expect = j < 1 ? 0 : E(j, i) + 3 * (E(j, i) - E(j - 1, i));
+      assert.ok(Math.abs(ro.eps[k * BO + i] - expect) < 1e-12, `eps_${k}[${i}] = ${ro.eps[k * BO + i]}, by hand ${expect}`);
+    }
+  }
+  // e0 "readout": e_0 = y_0 is not zero, so step j = 1 reads it (the velocity error of the first step).
+  assert.ok(ro.e0.some((v) => v !== 0));
+  // The velocity term changes the rollout; kappa 0 is dropped from the config and gives the paper's numbers bit for bit.
+  const paper = net.simulate({ ...n, config: net.networkConfig({ N: 20, fbDelay: d }) }, batch, { x0 });
+  assert.ok(Math.abs(paper.e[100 * BO] - ro.e[100 * BO]) > 1e-6);
+  const zero = net.networkConfig({ N: 20, fbDelay: d, fbVelocityGain: 0 });
+  assert.equal("fbVelocityGain" in zero, false);
+  assert.deepEqual(net.simulate({ ...n, config: zero }, batch, { x0 }).e, paper.e);
+  assert.throws(() => net.networkConfig({ fbVelocityGain: -0.01 }), /fbVelocityGain: must be >= 0/);
+  assert.throws(() => net.networkConfig({ fbVelocityGain: 0.05, errorMode: "velocity" }), /fbVelocityGain: needs errorMode "position"/);
+});
+
 test("feedback off equals a network whose feedback weights are zero; the mask gates feedback", () => {
   const n = net.initNetwork({ N: 16 }, Rng.seeded(5), "float64");
   const batch = task.centreOutAll();

@@ -76,6 +76,9 @@ test("what does not handle a plant yet refuses it in one line; a plant needs e0 
   const pm = net.initNetwork({ N: 8, e0: "zero", plant: { name: "point_mass" } }, Rng.seeded(2, "weights"), "float64");
   const ro = net.simulate(pm, batch(), { init: Rng.seeded(1) });
   assert.throws(() => new StepJacobian(pm, ro, "open"), /analysis\.StepJacobian has the massless hand built in and does not handle a plant \(point_mass\) yet/);
+  // Velocity feedback (NetworkConfig.fbVelocityGain) is refused the same way by the linearisations of the paper's loop.
+  const pd = net.initNetwork({ N: 8, fbVelocityGain: 0.05 }, Rng.seeded(2, "weights"), "float64");
+  assert.throws(() => new StepJacobian(pd, net.simulate(pd, batch(), { init: Rng.seeded(1) }), "open"), /analysis\.StepJacobian has the position-error feedback built in and does not handle velocity feedback \(fbVelocityGain 0\.05\) yet/);
 });
 
 test("pre-training and RFLO run through a point mass: the pre-training loss falls, and adaptation runs", () => {

@@ -14,7 +14,7 @@
  * these definitions are this project's (DEVIATIONS.md).
  */
 import { gemm } from "../kernels";
-import { Network, Rollout, cloneNetwork, effectiveFeedback, assertMasslessHand } from "../network";
+import { Network, Rollout, cloneNetwork, effectiveFeedback, assertPaperLoop } from "../network";
 import { Rng } from "../rng";
 import { ParameterError, oneOf } from "../validate";
 import { frobenius } from "./alignment";
@@ -41,7 +41,7 @@ function checkRollout(net: Network, ro: Rollout): void {
  * error does so only with throughFeedback.
  */
 export function rateAdjoint(net: Network, ro: Rollout, options: Pick<ActivityGradientOptions, "throughFeedback"> = {}): Float64Array {
-  assertMasslessHand(net.config, "analysis.rateAdjoint");
+  assertPaperLoop(net.config, "analysis.rateAdjoint");
   checkRollout(net, ro);
   const { N, nOut, dt, tau, fbDelay, recurrent, errorMode, e0 } = net.config;
   const { T, B } = ro;
@@ -96,7 +96,7 @@ export function rateAdjoint(net: Network, ro: Rollout, options: Pick<ActivityGra
 
 /** -d l_m / d r_m through the readout only: [T+1, B, N], row 0 zero (dt W_out^T e_m, or W_out^T e_m for the velocity error). */
 export function oneStepGradient(net: Network, ro: Rollout): Float64Array {
-  assertMasslessHand(net.config, "analysis.oneStepGradient");
+  assertPaperLoop(net.config, "analysis.oneStepGradient");
   checkRollout(net, ro);
   const { N, nOut, dt, errorMode } = net.config;
   const { T, B } = ro;

@@ -13,7 +13,7 @@
  * All in float64; one product costs about two gradients.
  */
 import { gemm } from "../kernels";
-import { Network, cloneNetwork, simulate, assertMasslessHand } from "../network";
+import { Network, cloneNetwork, simulate, assertPaperLoop } from "../network";
 import { TrialBatch, selectTrials } from "../task";
 import { ParameterError, integer } from "../validate";
 
@@ -63,7 +63,7 @@ export class StepHessian {
   private gradCache?: Float64Array;
 
   constructor(p: StepProblem) {
-    assertMasslessHand(p.net.config, "analysis.StepHessian");
+    assertPaperLoop(p.net.config, "analysis.StepHessian");
     const net64 = cloneNetwork(p.net, "float64");
     const c = net64.config;
     const T = p.batch.T;

@@ -15,7 +15,7 @@
  * Only feedback delay 0 is supported by the closed-loop kinds (a delay would add past errors to the state).
  */
 import { gemm } from "../kernels";
-import { Network, Rollout, effectiveFeedback, assertMasslessHand } from "../network";
+import { Network, Rollout, effectiveFeedback, assertPaperLoop } from "../network";
 import { Rng } from "../rng";
 import { tridiagonalEigenvalue } from "./krylov";
 import { ParameterError, integer, oneOf, positive } from "../validate";
@@ -56,7 +56,7 @@ export class StepJacobian {
    * @throws ParameterError for "closed" or "reduced" with a feedback delay
    */
   constructor(net: Network, ro: Rollout, readonly kind: JacobianKind) {
-    assertMasslessHand(net.config, "analysis.StepJacobian");
+    assertPaperLoop(net.config, "analysis.StepJacobian");
     oneOf("kind", kind, JACOBIAN_KINDS);
     const c = net.config;
     if (ro.N !== c.N || ro.nOut !== c.nOut) throw new ParameterError("ro", "rollout does not belong to this network");
@@ -310,7 +310,7 @@ export interface JacobianNorms {
  * power iteration it converges in tens of iterations even when the top singular values are close.
  */
 export function jacobianNorms(net: Network, ro: Rollout, options: JacobianNormOptions = {}): JacobianNorms {
-  assertMasslessHand(net.config, "analysis.jacobianNorms");
+  assertPaperLoop(net.config, "analysis.jacobianNorms");
   const kind = oneOf("kind", options.kind ?? "open", JACOBIAN_KINDS);
   const J = new StepJacobian(net, ro, kind);
   const { B, T, dim } = J;

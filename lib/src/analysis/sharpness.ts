@@ -14,7 +14,7 @@
  * gradients; all in float64, every trial of the batch at once. `sharpness` runs Lanczos on it.
  */
 import { gemm } from "../kernels";
-import { Network, cloneNetwork, simulate, taskLoss, assertMasslessHand } from "../network";
+import { Network, cloneNetwork, simulate, taskLoss, assertPaperLoop } from "../network";
 import { Rng } from "../rng";
 import { TrialBatch } from "../task";
 import { ParameterError, integer } from "../validate";
@@ -64,7 +64,7 @@ export class TestLossHessian {
    * @throws ParameterError for a network without recurrence
    */
   constructor(net: Network, batch: TrialBatch, options: TestLossOptions = {}) {
-    assertMasslessHand(net.config, "analysis.TestLossHessian");
+    assertPaperLoop(net.config, "analysis.TestLossHessian");
     const n64 = cloneNetwork(net, "float64");
     const cfg = n64.config;
     if (!cfg.recurrent) throw new ParameterError("net", "has no recurrence (recurrent: false): W_rec does not enter the loss");
@@ -228,7 +228,7 @@ export interface SharpnessResult {
  * `tol` (relative to the largest) over the last iteration.
  */
 export function sharpness(net: Network, batch: TrialBatch, options: TestLossOptions & { count?: number; maxIterations?: number; tol?: number; rng?: Rng } = {}): SharpnessResult {
-  assertMasslessHand(net.config, "analysis.sharpness");
+  assertPaperLoop(net.config, "analysis.sharpness");
   const H = new TestLossHessian(net, batch, options);
   const count = integer("count", options.count ?? 5, 1, H.dim);
   const res = topEigenvalues((v, out) => H.hvp(v, out), H.dim, count, options);

@@ -25,7 +25,7 @@
  * (SPEC §6.3: lr sum_k diag(W_fb e_{k+1}) P_k), so that a learning-rate-scaled update's effect on the
  * margins can be computed.
  */
-import { Network, Rollout, effectiveFeedback, assertMasslessHand } from "../network";
+import { Network, Rollout, effectiveFeedback, assertPaperLoop } from "../network";
 import { solveDense } from "./dense";
 import { eigenvalues2 } from "./loopGain";
 import { Rng } from "../rng";
@@ -130,7 +130,7 @@ function parts(net: Network, gains: ArrayLike<number>, wRec?: ArrayLike<number>)
  * `reluGains`), taps m = 0.. until they fall below `tolerance` times the largest.
  */
 export function loopKernel(net: Network, gains: ArrayLike<number>, options: LoopOptions = {}): LoopKernel {
-  assertMasslessHand(net.config, "analysis.loopKernel");
+  assertPaperLoop(net.config, "analysis.loopKernel");
   const p = parts(net, gains, options.wRec);
   const { N, nOut, alpha, g, wRec, wOut, D } = p;
   if (options.input && options.input.length !== N * nOut) throw new ParameterError("input", `must have N*nOut = ${N * nOut} entries, got ${options.input.length}`);
