@@ -3,7 +3,7 @@
  * two-joint arm), on one core: a pre-training batch (forward and backward through the whole trial and the
  * loop), an RFLO trial and an online-BPTT trial, each as a ratio to the same network driving the massless
  * hand, measured in the same run (the network-only floor of this comparison). Then the cost against N
- * (100 to 800) for the massless hand and the point mass, with the fitted exponent of time ~ N^p.
+ * (100 to 800) for every plant, as a ratio to the massless hand at each N, with the fitted exponent of time ~ N^p.
  *   node --import tsx bench/plant.ts [--quick]
  */
 import { Adapter, adaptConfig } from "../lib/src/adapt";
@@ -59,15 +59,20 @@ for (const plant of PLANTS) {
 console.log("  (x: relative to the massless hand in the same run; targets: pre-training 1.5x, RFLO 1.2x, online BPTT 1.6x)");
 
 const NS = quick ? [100, 200, 400] : [100, 200, 400, 800];
-console.log(`cost against N (${NS.join(", ")}), one core; the fitted exponent p of time ~ N^p`);
-for (const plant of [null, { name: "point_mass" }]) {
-  const rows = NS.map((N) => ({ N, ...costs(N, plant, quick ? 2 : 3, B) }));
+console.log(`cost against N (${NS.join(", ")}), one core: each plant's time, its ratio to the massless hand's at the same N (the`);
+console.log("network-only floor of this comparison, measured in the same run), and the fitted exponent p of time ~ N^p");
+const fit = (ns: number[], ts: number[]) => {
+  const xs = ns.map(Math.log);
+  const ys = ts.map(Math.log);
+  const mx = xs.reduce((a, b) => a + b) / xs.length;
+  const my = ys.reduce((a, b) => a + b) / ys.length;
+  return xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+};
+const floorRows = NS.map((N) => ({ N, ...costs(N, null, quick ? 2 : 3, B) }));
+for (const plant of PLANTS) {
+  const rows = plant ? NS.map((N) => ({ N, ...costs(N, plant, quick ? 2 : 3, B) })) : floorRows;
   for (const k of ["pretrain", "rflo", "bptt"] as const) {
-    const xs = rows.map((r) => Math.log(r.N));
-    const ys = rows.map((r) => Math.log(r[k]));
-    const mx = xs.reduce((a, b) => a + b) / xs.length;
-    const my = ys.reduce((a, b) => a + b) / ys.length;
-    const p = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
-    console.log(`  ${label(plant).padEnd(22)} ${k.padEnd(9)} ${rows.map((r) => `N ${r.N}: ${(r[k] * 1000).toFixed(1)} ms`).join(", ")}; p = ${p.toFixed(2)}`);
+    const cells = rows.map((r, i) => `N ${r.N}: ${(r[k] * 1000).toFixed(1)} ms${plant ? ` (${(r[k] / floorRows[i][k]).toFixed(2)}x)` : ""}`);
+    console.log(`  ${label(plant).padEnd(22)} ${k.padEnd(9)} ${cells.join(", ")}; p = ${fit(NS, rows.map((r) => r[k])).toFixed(2)}`);
   }
 }
