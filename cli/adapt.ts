@@ -31,6 +31,7 @@ import { ruleNames, ruleRegistry } from "../lib/src/rules";
 import { perturbationRegistry } from "../lib/src/perturbation";
 import { targetSetRegistry } from "../lib/src/targets";
 import { feedbackRuleRegistry } from "../lib/src/feedbackRules";
+import { measureRegistry } from "../lib/src/measures";
 import { parseNamed } from "../lib/src/registry";
 import { Option, interruptible, loadPluginsOrExit, opt, runCli } from "./args";
 import { assertSameSettings, destination, freeName, userPath } from "./output";
@@ -55,9 +56,11 @@ ${perturbationRegistry.describe()}
 target sets (--targets name:key=value,...):
 ${targetSetRegistry.describe()}
 feedback rules (--feedback-rule name:key=value,...):
-${feedbackRuleRegistry.describe()}`,
+${feedbackRuleRegistry.describe()}
+measures (--measure name:key=value,...; their columns join <run>.trials.csv and .tests.csv):
+${measureRegistry.describe()}`,
   options: {
-    plugin: opt.list("plugin files (.ts or .js) that register rules, perturbations or target sets (recorded with their SHA-256)", opt.str("", "", "<file>"), []),
+    plugin: opt.list("plugin files (.ts or .js) that register rules, perturbations, target sets, feedback rules or measures (recorded with their SHA-256)", opt.str("", "", "<file>"), []),
     conditions: opt.list(`conditions, each one of ${CONDITIONS.join(", ")}`, opt.choice("", CONDITIONS, ""), ["rflo+c", "rflo", "bptt+c", "bptt"]),
     seeds: opt.list("adaptation seeds (trial order, initial states)", opt.int("", 0, 0), [1, 2, 3]),
     trials: opt.int("adaptation trials per run", 1000, 1),
@@ -70,6 +73,7 @@ ${feedbackRuleRegistry.describe()}`,
     perturb: opt.str("a perturbation beyond the rotation and curl, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"),
     "feedback-rule": { ...opt.str("let W_fb learn during adaptation with this feedback rule, name or name:key=value,... (listed above; control and the local rules' signal use it)", undefined, "<name:k=v,...>"), shown: "none: W_fb fixed, the paper's" },
     targets: { ...opt.str("the target set of learning trials and tests, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"), shown: "the paper's 8 centre-out targets" },
+    measure: { ...opt.str("a registered measure that watches every run, name or name:key=value,... (listed above)", undefined, "<name:k=v,...>"), shown: "none" },
     "trial-gradient": opt.flag("also compare each trial's summed update with the whole-trial BPTT gradient at its starting weights"),
     "efficiency-windows": opt.list("window lengths (trials) for |W_{t+w} - W_t| against the path length, to <run>.windows.csv", opt.int("", 0, 1), []),
     "test-gradient": opt.flag("at every test also take the test error's gradient, for first-order predicted decreases (tests.csv)"),
@@ -97,6 +101,7 @@ runCli(spec, async ({ values: a }) => {
   const perturbations = a.perturb !== undefined ? [parseNamed("--perturb", a.perturb)] : [];
   const targets = a.targets !== undefined ? parseNamed("--targets", a.targets) : null;
   const feedbackRule = a["feedback-rule"] !== undefined ? parseNamed("--feedback-rule", a["feedback-rule"]) : null;
+  const measures = a.measure !== undefined ? [parseNamed("--measure", a.measure)] : [];
   const suffix = `${perturbations.map((p) => `-${p.name}`).join("")}${targets ? `-targets-${targets.name}` : ""}${feedbackRule ? `-fb-${feedbackRule.name}` : ""}`;
   const command = (a.curl !== 0 ? `adapt/curl${a.curl}-rot${a.rotation}` : `adapt/persistent-rot${a.rotation}`) + suffix;
   const dest = destination({ command, out: a.out, replaceShipped: a["replace-shipped"], allowDirty: a["allow-dirty"] });
@@ -131,6 +136,7 @@ runCli(spec, async ({ values: a }) => {
         perturbations,
         targets,
         feedbackRule,
+        measures,
         reach,
         ...(a.lr !== undefined ? { lr: a.lr } : {}),
       });
@@ -168,7 +174,7 @@ runCli(spec, async ({ values: a }) => {
   if (workers > 1) {
     // One child process per run, `workers` at a time, longest first (BPTT runs take ~30x an RFLO run).
     const cost = (r: (typeof todo)[number]) => (r.settings.config.rule === "bptt" ? 30 : 1) * r.settings.config.trials;
-    const passOn = (name: "plugin" | "rule-options" | "perturb" | "targets" | "feedback-rule") => {
+    const passOn = (name: "plugin" | "rule-options" | "perturb" | "targets" | "feedback-rule" | "measure") => {
       const v = a[name];
       return v === undefined || (Array.isArray(v) && v.length === 0) ? [] : [`--${name}`, Array.isArray(v) ? v.join(",") : String(v)];
     };
@@ -182,7 +188,7 @@ runCli(spec, async ({ values: a }) => {
       ...(a["trial-gradient"] ? ["--trial-gradient"] : []), ...(a["step-trials"].length ? ["--step-trials", a["step-trials"].join(",")] : []),
       ...(a["test-gradient"] ? ["--test-gradient"] : []), ...(a["efficiency-windows"].length ? ["--efficiency-windows", a["efficiency-windows"].join(",")] : []),
       ...(a["replace-shipped"] ? ["--replace-shipped"] : []), ...(a["allow-dirty"] ? ["--allow-dirty"] : []),
-      ...passOn("plugin"), ...passOn("rule-options"), ...passOn("perturb"), ...passOn("targets"), ...passOn("feedback-rule"),
+      ...passOn("plugin"), ...passOn("rule-options"), ...passOn("perturb"), ...passOn("targets"), ...passOn("feedback-rule"), ...passOn("measure"),
     ];
     console.error(`${todo.length} runs, ${workers} at a time (one process each); results -> ${rel(out)}`);
     let failed = 0;

@@ -460,6 +460,36 @@ test("plugins: a user's rule file runs through adapt and a sharded sweep; --help
   assert.deepEqual(cell.settings.config.ruleOptions, { factor: 4 });
 });
 
+test("plugins: a user's measure file attaches through adapt --measure, in worker processes too; its columns reach trials.csv and its source the settings", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fbc-measure-"));
+  const plugin = path.join(dir, "my-measure.ts");
+  fs.copyFileSync(path.join(repo, "test", "fixtures", "update-peak-measure.ts"), plugin);
+  const penv = { ...env, NODE_PATH: path.join(repo, "node_modules") };
+  const run = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join("cli", "adapt.ts"), ...args], { cwd: repo, env: penv, encoding: "utf8" });
+  const help = run(["--plugin", plugin, "--help"]);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /update_peak \[.*my-measure\.ts\]: the largest per-step update/);
+  assert.match(help.stdout, /control_size: root mean square of the control input/);
+  if (!fs.existsSync(path.join(runs, "pretrain", "tiny-plugin.safetensors"))) assert.equal(cli("pretrain", ["--seed", "5", "--batches", "2", ...TINY, "--name", "tiny-plugin"]).status, 0);
+  const out = path.join(runs, "adapt-measure");
+  const r = run(["--plugin", plugin, "--measure", "update_peak", "--conditions", "rflo+c,rflo", "--seeds", "1", "--trials", "3", "--test-every", "1", "--pretrained", path.join(runs, "pretrain", "tiny-plugin.safetensors"), "--out", out, "--workers", "2"]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const c of ["rflo+c", "rflo"]) {
+    const [header, ...rows] = fs.readFileSync(path.join(out, `${c}-seed1.trials.csv`), "utf8").trim().split("\n");
+    const cols = header.split(",");
+    assert.deepEqual(cols.slice(-2), ["updatePeak", "updatePeakStep"]);
+    assert.equal(rows.length, 3);
+    for (const row of rows) {
+      const v = row.split(",");
+      assert.ok(Number(v[cols.indexOf("updatePeak")]) > 0 && Number(v[cols.indexOf("updatePeakStep")]) >= 0, row);
+    }
+    const summary = JSON.parse(fs.readFileSync(path.join(out, `${c}-seed1.json`), "utf8"));
+    assert.deepEqual(summary.config.measures, [{ name: "update_peak", options: {} }]);
+    assert.equal(summary.config.sources["measure:update_peak"].sha256, sha(plugin));
+  }
+  assertOneLineError(cli("adapt", ["--measure", "no_such"]), /no_such/);
+});
+
 test("after all CLI tests, the shipped data is byte-identical", () => {
   assert.deepEqual(shippedHashes(), shippedBefore);
 });

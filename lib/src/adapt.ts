@@ -9,9 +9,8 @@
  * Optionally a second rule runs passively on the same trial ("compare"), to measure how well the learning
  * rule's updates align with it (e.g. RFLO against online BPTT, the true gradient).
  */
-import { FArray, distances2, specialise } from "./kernels";
+import { FArray, distances2 } from "./kernels";
 import { Network, Rollout, beginRollout, cloneNetwork, effectiveFeedback, simulate, stepRollout, taskLoss } from "./network";
-import { TrialGradientWork, trialGradient } from "./analysis/trialGradient";
 import { Rng, RngState } from "./rng";
 import { LearningRule, RuleDefinition, RuleName, createRule, checkRuleObject, registerRule, ruleRegistry, ErrorProjection } from "./rules";
 import { ReachConfig, TrialBatch, reachConfig } from "./task";
@@ -22,7 +21,8 @@ import { FeedbackRule, feedbackRuleRegistry, makeFeedbackRule, normaliseFeedback
 import { TargetSet, allTrials, centreOutTargets, makeTargetSet, normaliseTargets, randomTrials, targetSetRegistry } from "./targets";
 import { gemm } from "./kernels";
 import { finite, integer, oneOf, positive, ParameterError } from "./validate";
-import { cosine, frobenius } from "./analysis/alignment";
+import { frobenius } from "./analysis/alignment";
+import { Comparison, EfficiencyWindows, GradientAlignment, Measure, MeasureState, StepRecord, TestGradient, TrialView, WindowRecord, makeMeasure, measureRegistry, normaliseMeasure } from "./measures";
 import { describeDiff, settingsDiff } from "./provenance";
 import { CheckpointError, Tensor, loadCheckpoint, loadNetwork, saveNetwork } from "./checkpoint";
 
@@ -120,6 +120,12 @@ export interface AdaptConfig {
    * The control input and the local rules' learning signal both use the W_fb it leaves.
    */
   feedbackRule: Named | null;
+  /**
+   * Registered measures (measures/: the built-in control_size, or a user's) by name and options, attached to
+   * the run in this order after the built-in measurements above; their columns join the trial and test logs.
+   * A measure only watches: the weights are the same with or without it.
+   */
+  measures: Named[];
   /** The reaching task (timing, targets, variant), from the pre-trained network by default. */
   reach: ReachConfig;
 }
@@ -187,6 +193,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
     ...overrides,
     ruleOptions: {},
     perturbations: [],
+    measures: [],
     targets: null,
     sources: {},
     reach: reachConfig(overrides.reach),
@@ -203,6 +210,9 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
   c.perturbations = (overrides.perturbations ?? []).map((p, i) => normalisePerturbation(p, `perturbations[${i}]`));
   c.targets = overrides.targets == null ? null : normaliseTargets(overrides.targets);
   c.feedbackRule = overrides.feedbackRule == null ? null : normaliseFeedbackRule(overrides.feedbackRule);
+  if (!Array.isArray(overrides.measures ?? [])) throw new ParameterError("measures", "must be a list of { name, options }");
+  c.measures = (overrides.measures ?? []).map((m, i) => normaliseMeasure(m, `measures[${i}]`));
+  if (new Set(c.measures.map((m) => m.name)).size !== c.measures.length) throw new ParameterError("measures", "names a measure twice");
   positive("lr", c.lr);
   finite("curlGain", c.curlGain);
   if (c.fbDelay !== null) integer("fbDelay", c.fbDelay, 0);
@@ -232,6 +242,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
   for (const p of c.perturbations) note(`perturbation:${p.name}`, perturbationRegistry.source(p.name));
   if (c.targets) note(`targets:${c.targets.name}`, targetSetRegistry.source(c.targets.name));
   if (c.feedbackRule) note(`feedback:${c.feedbackRule.name}`, feedbackRuleRegistry.source(c.feedbackRule.name));
+  for (const m of c.measures) note(`measure:${m.name}`, measureRegistry.source(m.name));
   c.sources = overrides.sources ?? sources;
   return c;
 }
@@ -251,31 +262,6 @@ export function effectiveLr(config: AdaptConfig, net: Network): number {
   return config.control ? config.lr : config.lr * 0.1;
 }
 
-/**
- * sumA += a, sumB += b, returning cos(a, b) (0 when either is zero): the per-step bookkeeping of the
- * alignment measurements in one pass (separate float32 and float64 copies keep V8's loops monomorphic).
- */
-function accumulatePairKernel(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-    sumA[i] += x;
-    sumB[i] += y;
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-}
-const accumulatePair32 = specialise(accumulatePairKernel);
-const accumulatePair64 = specialise(accumulatePairKernel);
-function accumulatePair(a: FArray, b: FArray, sumA: Float64Array, sumB: Float64Array): number {
-  return a instanceof Float32Array ? accumulatePair32(a, b, sumA, sumB) : accumulatePair64(a, b, sumA, sumB);
-}
-
 /** cos(W_fb, W_out^T) for W_fb [N, nOut] and W_out [nOut, N], row-major (0 when either is zero). */
 function cosineTransposed(wFb: FArray, wOut: FArray, N: number, nOut: number): number {
   let ab = 0;
@@ -293,13 +279,10 @@ function cosineTransposed(wFb: FArray, wOut: FArray, N: number, nOut: number): n
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
 
-/** Sees the steps of a learning trial (Adapter.trial); it must not change the network or the rollout. */
-export interface StepObserver {
-  /** After step k's state (x_{k+1}, e_{k+1}) exists and before the rule's update: net.params.wRec holds the weights used so far. */
-  beforeUpdate?(k: number, ctx: { net: Network; ro: Rollout; batch: TrialBatch; x0: FArray; trial: number }): void;
-  /** After the update, with the rule's unscaled dw_k. */
-  afterUpdate?(k: number, dw: FArray): void;
-}
+/** Sees the steps of one learning trial (Adapter.trial's argument): the step hooks of a Measure. */
+export type StepObserver = Pick<Measure, "beforeUpdate" | "afterUpdate">;
+
+export type { StepRecord, WindowRecord } from "./measures";
 
 /** One learning trial as `npm run adapt` writes it to <run>.trials.csv. */
 export interface TrialRecord {
@@ -327,16 +310,8 @@ export interface TrialRecord {
   feedbackChange?: number;
   /** With a feedback rule: cos(W_fb after the trial, (C W_out)^T), how well the feedback points along the seen readout. */
   feedbackAlignment?: number;
-}
-
-/** The local alignment at one step of a trial listed in stepTrials. */
-export interface StepRecord {
-  /** Trial index. */
-  trial: number;
-  /** Step k (the update for e_{k+1}). */
-  step: number;
-  /** cos(dw_k, dw_k of the comparison rule). */
-  localAlignment: number;
+  /** The columns of registered measures (Measure.trialColumns). */
+  [column: string]: number | undefined;
 }
 
 /** One test (feedback off, every target of the set, fixed initial states), as written to <run>.tests.csv. */
@@ -349,18 +324,8 @@ export interface TestRecord {
   stepDistance?: number;
   /** With testGradient: the first-order prediction -grad(testError)(previous test) . (W_rec - W_rec at the previous test). */
   predictedDecrease?: number;
-}
-
-/** With efficiencyWindows: over trials [end - window, end), |W_end - W_start|_F against the path length sum |dW_trial|_F. */
-export interface WindowRecord {
-  /** Window length (trials). */
-  window: number;
-  /** Trials done at the window's end. */
-  end: number;
-  /** |W_end - W_start|_F. */
-  distance: number;
-  /** Path length: sum of |dW_trial|_F over the window. */
-  path: number;
+  /** The columns of registered measures (Measure.testColumns). */
+  [column: string]: number | undefined;
 }
 
 /**
@@ -424,10 +389,15 @@ export class Adapter {
   readonly net: Network;
   /** The learning rule. */
   readonly rule: LearningRule;
-  /** The passive comparison rule (AdaptConfig.compare), or null. */
+  /** The passive comparison rule (AdaptConfig.compare), or null; its measurements are the `compare:<rule>` measure's. */
   readonly comparison: LearningRule | null;
   /** The rule that lets W_fb learn (AdaptConfig.feedbackRule), or null (W_fb fixed, the paper's). */
   readonly feedbackRule: FeedbackRule | null;
+  /**
+   * What watches the run (measures/): the built-in measurements the config asks for (the comparison rule,
+   * the whole-trial gradient, efficiency windows, the test gradient), then AdaptConfig.measures, in order.
+   */
+  readonly measures: readonly Measure[];
   /** The learning rate applied (effectiveLr). */
   readonly lr: number;
   /** The test trials: every target of the set, perturbed. */
@@ -455,15 +425,13 @@ export class Adapter {
   readonly trialLog: TrialRecord[] = [];
   /** One record per test. */
   readonly testLog: TestRecord[] = [];
-  /** Per-step alignment of the trials in stepTrials. */
-  readonly stepLog: StepRecord[] = [];
-  /** Efficiency windows (efficiencyWindows). */
-  readonly windowLog: WindowRecord[] = [];
-  private windowStart = new Map<number, { w: Float64Array; path: number }>();
-  private testAt?: { w: Float64Array; g: Float64Array };
-  private testWork: TrialGradientWork = {};
+  /** Per-step alignment of the trials in stepTrials (the comparison measure's). */
+  readonly stepLog: StepRecord[];
+  /** Efficiency windows (efficiencyWindows; the efficiency_windows measure's). */
+  readonly windowLog: WindowRecord[];
+  /** The measures that came from AdaptConfig.measures (their state is saved under their names). */
+  private readonly registered: Measure[];
   private ro?: Rollout;
-  private trialWork: TrialGradientWork = {};
   private x0: FArray;
   private wStart: FArray;
   /** W_rec r_{k+1}, from a rule that fuses it into its update pass (LearningRule.accumulateWithDrive). */
@@ -472,9 +440,8 @@ export class Adapter {
   /** The pre-trained W_rec (for driftNorm). */
   private readonly w0: FArray;
   private dw: FArray;
-  private dwCompare: FArray;
-  private sumDw: Float64Array;
-  private sumCompare: Float64Array;
+  /** sum_k dw_k of the current trial (float64), when a measure uses it (Measure.usesSummedUpdate). */
+  private readonly summed: Float64Array | null;
 
   /** Adapts a copy of `pretrained` (the original is left untouched). */
   /**
@@ -485,7 +452,6 @@ export class Adapter {
     const copy = cloneNetwork(pretrained);
     this.net = config.fbDelay === null ? copy : { config: { ...copy.config, fbDelay: config.fbDelay }, params: copy.params };
     this.rule = makeAdaptRule(config.rule, config);
-    this.comparison = config.compare ? createRule(config.compare) : null;
     this.feedbackRule = config.feedbackRule ? makeFeedbackRule(config.feedbackRule) : null;
     this.lr = effectiveLr(config, this.net);
     const setting = trialSetting(config);
@@ -503,66 +469,39 @@ export class Adapter {
     this.wStart = new Ctor(n2);
     this.w0 = Ctor.from(this.net.params.wRec);
     this.dw = new Ctor(n2);
-    this.dwCompare = new Ctor(n2);
-    this.sumDw = new Float64Array(this.comparison || config.trialGradient ? n2 : 0);
-    this.sumCompare = new Float64Array(this.comparison ? n2 : 0);
     this.x0 = new Ctor(this.net.config.N);
+    // The built-in measurements, in the order they have always run, then the registered ones.
+    const comparison = config.compare ? new Comparison(createRule(config.compare), config.stepTrials) : null;
+    const windows = config.efficiencyWindows.length ? new EfficiencyWindows(config.efficiencyWindows, this.w0) : null;
+    this.comparison = comparison?.rule ?? null;
+    this.stepLog = comparison?.steps ?? [];
+    this.windowLog = windows?.windows ?? [];
+    this.registered = config.measures.map(makeMeasure);
+    this.measures = [
+      ...(comparison ? [comparison] : []),
+      ...(config.trialGradient ? [new GradientAlignment(this.net, this.cursor, config.control, this.plantCursor)] : []),
+      ...(windows ? [windows] : []),
+      ...(config.testGradient ? [new TestGradient(this.seen, this.testSet, this.plantCursor)] : []),
+      ...this.registered,
+    ];
+    checkColumns(this.measures);
+    this.summed = this.measures.some((m) => m.usesSummedUpdate) ? new Float64Array(n2) : null;
   }
 
-  /** Test error now (8 rotated targets, feedback off, fixed initial states), appended to testLog. */
+  /** Test error now (8 rotated targets, feedback off, fixed initial states), with the measures' test columns; appended to testLog. */
   test(): TestRecord {
     const ro = simulate(this.seen, this.testSet, { feedback: false, init: Rng.seeded(this.config.seed, "eval-init"), curlGain: this.config.curlGain, perturbations: this.during });
     const rec: TestRecord = { trial: this.done, testError: taskLoss(ro) };
-    if (this.config.testGradient) {
-      const w = this.net.params.wRec;
-      if (this.testAt) {
-        // grad(testError) = -G * 2 / |E| with G = -d(sum |e|^2 / 2)/dW from trialGradient.
-        const { w: w0, g } = this.testAt;
-        let d2 = 0;
-        let pred = 0;
-        for (let i = 0; i < w.length; i++) {
-          const d = w[i] - w0[i];
-          d2 += d * d;
-          pred += g[i] * d;
-        }
-        rec.stepDistance = Math.sqrt(d2);
-        rec.predictedDecrease = (pred * 2) / ro.e.length;
-      } else {
-        rec.stepDistance = NaN; // the first test has no previous one (NaN, not absent: CSV columns follow the first row)
-        rec.predictedDecrease = NaN;
-      }
-      // Pushes from the hand's own motion (a curl field) are those the test realised, taken as external input.
-      const realised = ro.pushers.length ? { ...this.testSet, pushes: Float64Array.from(ro.push) } : this.testSet;
-      const g = trialGradient(this.seen, realised, { x0: ro.x.subarray(0, this.testSet.B * this.net.config.N), feedback: false, perturbations: this.plantCursor }, this.testWork);
-      this.testAt = { w: Float64Array.from(w), g: Float64Array.from(g) };
+    for (const m of this.measures) {
+      if (!m.test) continue;
+      const cols = m.test(ro, this.done);
+      for (const col of m.testColumns ?? []) rec[col] = cols?.[col] ?? NaN;
     }
     this.testLog.push(rec);
     return rec;
   }
 
-  /** Adds the trial just done to the efficiency windows (efficiencyWindows). */
-  private windows(updateNorm: number): void {
-    const wRec = this.net.params.wRec;
-    for (const w of this.config.efficiencyWindows) {
-      let st = this.windowStart.get(w);
-      if (!st) {
-        st = { w: Float64Array.from(this.w0), path: 0 };
-        this.windowStart.set(w, st);
-      }
-      st.path += updateNorm;
-      if (this.done % w !== 0) continue;
-      let d2 = 0;
-      for (let i = 0; i < wRec.length; i++) {
-        const d = wRec[i] - st.w[i];
-        d2 += d * d;
-      }
-      this.windowLog.push({ window: w, end: this.done, distance: Math.sqrt(d2), path: st.path });
-      st.w.set(wRec);
-      st.path = 0;
-    }
-  }
-
-  /** One learning trial; `observer` (optional) sees every step before and after the update (e.g. second-order analyses). */
+  /** One learning trial; `observer` (optional) sees every step before and after the update, after the measures (e.g. second-order analyses). */
   trial(observer?: StepObserver): TrialRecord {
     const c = this.config;
     const batch = perturbTargets(randomTrials(this.targets, 1, this.trialsRng, c.reach), this.perturbations);
@@ -574,15 +513,15 @@ export class Adapter {
     const wFbEff = effectiveFeedback(net);
     this.x0.set(ro.x.subarray(0, net.config.N));
     const rule = this.rule;
-    const cmp = this.comparison;
-    const record = cmp !== null || c.trialGradient || observer?.afterUpdate !== undefined;
-    const keepSteps = cmp !== null && c.stepTrials.includes(this.done);
-    this.sumDw.fill(0);
-    this.sumCompare.fill(0);
+    const watching: Measure[] = observer ? [...this.measures, { name: "observer", ...observer }] : [...this.measures];
+    const before = watching.filter((m) => m.beforeUpdate !== undefined);
+    const after = watching.filter((m) => m.afterUpdate !== undefined);
+    const summed = this.summed;
+    const record = after.length > 0 || summed !== null;
+    summed?.fill(0);
     let stepwise = 0;
     let overflowAt: number | undefined;
-    let local = 0;
-    const { dw, dwCompare, sumDw, sumCompare } = this;
+    const { dw } = this;
     const N = net.config.N;
     // A rule that perturbs the units' drives (LearningRule.perturbDrive, e.g. node perturbation) gets trial 0's
     // W_rec r_k to add to before each step. Otherwise a rule that can fuse the next step's recurrent drive
@@ -594,11 +533,14 @@ export class Adapter {
     let haveDrive = false;
     let k = -1;
     let who = rule.name;
+    const context = { trial: this.done, targetId: batch.targetId[0], seed: c.seed, go: batch.go[0] };
+    const view: TrialView = { net, ro, batch, x0: this.x0, trial: this.done, context, wStart: this.wStart, lr: this.lr, summed };
     try {
-      const context = { trial: this.done, targetId: batch.targetId[0], seed: c.seed, go: batch.go[0] };
       rule.reset(net, ro, context);
-      who = cmp?.name ?? who;
-      cmp?.reset(net, ro, context);
+      for (const m of watching) {
+        who = m.name;
+        m.startTrial?.(view);
+      }
       who = fbRule?.name ?? who;
       fbRule?.reset(net, ro, context);
       who = rule.name;
@@ -620,15 +562,12 @@ export class Adapter {
           who = rule.name;
         }
         rule.advance(k);
-        if (cmp) {
-          // The passive rule reads W_rec before this step's update, as the learning rule's own update does.
-          who = cmp.name;
-          cmp.advance(k);
-          dwCompare.fill(0);
-          cmp.accumulate(k, dwCompare, 1);
-          who = rule.name;
+        // The measures read W_rec before this step's update, as the learning rule's own update does.
+        for (let i = 0; i < before.length; i++) {
+          who = before[i].name;
+          before[i].beforeUpdate!(k, view);
         }
-        observer?.beforeUpdate?.(k, { net, ro, batch, x0: this.x0, trial: this.done });
+        who = rule.name;
         // W_rec += lr * dw_k, in place: the same with or without measurements
         let norm: number;
         if (fuse && k + 1 < ro.T) {
@@ -653,14 +592,12 @@ export class Adapter {
         stepwise += norm;
         if (!record) continue;
         rule.lastUpdate(dw);
-        observer?.afterUpdate?.(k, dw);
-        if (cmp) {
-          const a = accumulatePair(dw, dwCompare, sumDw, sumCompare);
-          local += a;
-          if (keepSteps) this.stepLog.push({ trial: this.done, step: k, localAlignment: a });
-        } else {
-          for (let i = 0; i < dw.length; i++) sumDw[i] += dw[i];
+        if (summed) addTo(summed, dw);
+        for (let i = 0; i < after.length; i++) {
+          who = after[i].name;
+          after[i].afterUpdate!(k, dw);
         }
+        who = rule.name;
       }
     } catch (e) {
       if (e instanceof RuleError || e instanceof DivergenceError) throw e;
@@ -684,7 +621,6 @@ export class Adapter {
     distances2(wRec, this.wStart, this.w0, dist); // |W - W_start|^2 and |W - W_0|^2
     const updateNorm = Math.sqrt(dist[0]);
     this.done += 1;
-    if (this.config.efficiencyWindows.length) this.windows(updateNorm);
     const rec: TrialRecord = {
       trial: this.done - 1,
       target: batch.targetId[0],
@@ -693,11 +629,21 @@ export class Adapter {
       driftNorm: Math.sqrt(dist[1]),
       stepwiseNorm: stepwise,
       efficiency: stepwise > 0 ? updateNorm / (this.lr * stepwise) : NaN,
-      localAlignment: cmp ? local / ro.T : NaN,
-      globalAlignment: cmp ? cosine(this.sumDw, this.sumCompare) : NaN,
-      globalAlignmentTrial: c.trialGradient ? cosine(this.sumDw, this.trialGradient(batch)) : NaN,
-      ...feedback,
+      localAlignment: NaN,
+      globalAlignment: NaN,
+      globalAlignmentTrial: NaN,
     };
+    for (const m of watching) {
+      if (!m.endTrial) continue;
+      let cols: Record<string, number> | void;
+      try {
+        cols = m.endTrial(view, updateNorm, this.done);
+      } catch (e) {
+        throw new RuleError(m.name, rec.trial, ro.T - 1, e instanceof Error ? e.message.split("\n")[0] : String(e));
+      }
+      for (const col of m.trialColumns ?? []) rec[col] = cols?.[col] ?? NaN;
+    }
+    Object.assign(rec, feedback);
     // A non-finite W_rec does not always show in the loss: relu maps NaN drives to rates of 0, so such a
     // network holds the hand still at a finite error. |W - W_start| is finite exactly when W_rec is.
     if (!Number.isFinite(rec.loss)) throw new DivergenceError(rec.trial, this.lr, "the trial loss is not finite");
@@ -706,14 +652,6 @@ export class Adapter {
     if (feedback && !Number.isFinite(feedback.feedbackChange)) throw new DivergenceError(rec.trial, this.lr, "W_fb is no longer finite");
     this.trialLog.push(rec);
     return rec;
-  }
-
-  /** -dL_trial/dW_rec of the trial just run, at its starting weights (same initial state, target and feedback). */
-  private trialGradient(batch: TrialBatch): FArray {
-    const atStart: Network = seenThrough({ config: this.net.config, params: { ...this.net.params, wRec: this.wStart } }, this.cursor);
-    // A curl field's pushes are those the trial realised, taken as external input (as the rules take them).
-    const realised = this.ro && this.ro.pushers.length ? { ...batch, pushes: Float64Array.from(this.ro.push) } : batch;
-    return trialGradient(atStart, realised, { x0: this.x0, feedback: this.config.control, perturbations: this.plantCursor }, this.trialWork);
   }
 
   /** Runs the remaining trials with tests every testEvery trials; `onTrial` sees each record. */
@@ -729,20 +667,26 @@ export class Adapter {
   /** Writes the run so far (adapted W_rec, random streams, logs, config; `meta` e.g. provenance) for `resume`, atomically. */
   save(file: string, meta: Record<string, unknown> = {}): void {
     const rng: Record<string, RngState> = { trials: this.trialsRng.state(), init: this.initRng.state() };
-    // The measurement state that spans trials: window starts and the last test's weights and gradient.
-    const N = this.net.config.N;
+    // What the measures carry across trials. The built-in ones keep the layout the files have always had
+    // (steps, windows, windowPaths; tensors window.<w>, test.w, test.grad); a registered one's goes under
+    // metrics.measureStates.<name> and tensors measure.<name>.<key>.
     const tensors: Record<string, Tensor> = {};
-    const paths: Record<string, number> = {};
-    for (const [w, st] of this.windowStart) {
-      tensors[`window.${w}`] = { shape: [N, N], data: st.w };
-      paths[w] = st.path;
-    }
-    if (this.testAt) {
-      tensors["test.w"] = { shape: [N, N], data: this.testAt.w };
-      tensors["test.grad"] = { shape: [N, N], data: this.testAt.g };
+    const builtIn: Record<string, unknown> = { steps: this.stepLog, windows: this.windowLog, windowPaths: {} };
+    const measureStates: Record<string, unknown> = {};
+    for (const m of this.measures) {
+      const st = m.saveState?.();
+      if (!st) continue;
+      if (this.registered.includes(m)) {
+        measureStates[m.name] = st.metrics ?? {};
+        for (const [key, t] of Object.entries(st.tensors ?? {})) tensors[`measure.${m.name}.${key}`] = t;
+      } else {
+        Object.assign(builtIn, st.metrics);
+        Object.assign(tensors, st.tensors);
+      }
     }
     const metrics = {
-      trials: this.trialLog, tests: this.testLog, steps: this.stepLog, windows: this.windowLog, windowPaths: paths, config: this.config,
+      trials: this.trialLog, tests: this.testLog, ...builtIn, config: this.config,
+      ...(Object.keys(measureStates).length ? { measureStates } : {}),
       ...(this.rule.saveState ? { ruleState: this.rule.saveState() } : {}),
       ...(this.feedbackRule?.saveState ? { feedbackRuleState: this.feedbackRule.saveState() } : {}),
     };
@@ -762,13 +706,11 @@ export class Adapter {
     const saved = ck.metrics as {
       trials: Record<string, number | null>[];
       tests: TestRecord[];
-      steps?: StepRecord[];
-      windows?: WindowRecord[];
-      windowPaths?: Record<string, number>;
       config: unknown;
+      measureStates?: Record<string, Record<string, unknown>>;
       ruleState?: unknown;
       feedbackRuleState?: unknown;
-    };
+    } & Record<string, unknown>;
     const diff = settingsDiff(adaptConfig(saved.config as Partial<AdaptConfig>), config);
     if (diff.length) throw new CheckpointError(file, `was written with another adaptation config (stored -> requested: ${describeDiff(diff)})`);
     const a = new Adapter(pretrained, config);
@@ -780,14 +722,19 @@ export class Adapter {
     // JSON stores NaN (no comparison rule) as null.
     a.trialLog.push(...saved.trials.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TrialRecord));
     a.testLog.push(...saved.tests.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN])) as unknown as TestRecord));
-    a.stepLog.push(...(saved.steps ?? []).map((r) => ({ ...r, localAlignment: r.localAlignment ?? NaN })));
-    a.windowLog.push(...(saved.windows ?? []));
-    for (const [w, path] of Object.entries(saved.windowPaths ?? {})) {
-      const t = ck.extra[`window.${w}`];
-      if (!t) throw new CheckpointError(file, `misses tensor window.${w}`);
-      a.windowStart.set(Number(w), { w: Float64Array.from(t.data), path });
+    for (const m of a.measures) {
+      if (!m.loadState) continue;
+      const registered = a.registered.includes(m);
+      const prefix = `measure.${m.name}.`;
+      const state: MeasureState = registered
+        ? { metrics: saved.measureStates?.[m.name] ?? {}, tensors: Object.fromEntries(Object.entries(ck.extra).filter(([key]) => key.startsWith(prefix)).map(([key, t]) => [key.slice(prefix.length), t])) }
+        : { metrics: saved, tensors: ck.extra };
+      try {
+        m.loadState(state);
+      } catch (e) {
+        throw new CheckpointError(file, `measure ${m.name}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+      }
     }
-    if (ck.extra["test.w"] && ck.extra["test.grad"]) a.testAt = { w: Float64Array.from(ck.extra["test.w"].data), g: Float64Array.from(ck.extra["test.grad"].data) };
     if (saved.ruleState !== undefined) {
       if (!a.rule.loadState) throw new CheckpointError(file, `holds a state of rule ${a.rule.name}, which has no loadState to restore it`);
       a.rule.loadState(saved.ruleState);
@@ -799,4 +746,29 @@ export class Adapter {
     a.done = saved.trials.length;
     return a;
   }
+}
+
+/** The columns every trial record has before any measure's. */
+const CORE_TRIAL_COLUMNS = ["trial", "target", "loss", "updateNorm", "driftNorm", "stepwiseNorm", "efficiency", "feedbackChange", "feedbackAlignment"];
+
+/** Refuses measures whose columns clash with the core's or with each other's (one line naming both). */
+function checkColumns(measures: readonly Measure[]): void {
+  const owner = new Map<string, string>(CORE_TRIAL_COLUMNS.map((c) => [`trial:${c}`, "the adaptation loop"]));
+  owner.set("test:trial", "the adaptation loop");
+  owner.set("test:testError", "the adaptation loop");
+  for (const m of measures) {
+    for (const [kind, cols] of [["trial", m.trialColumns ?? []], ["test", m.testColumns ?? []]] as const) {
+      for (const col of cols) {
+        const key = `${kind}:${col}`;
+        const other = owner.get(key);
+        if (other !== undefined) throw new ParameterError("measures", `measure ${m.name}'s ${kind} column ${col} is already ${other}'s`);
+        owner.set(key, `measure ${m.name}`);
+      }
+    }
+  }
+}
+
+/** sum += x over whole arrays (float64 sum). */
+function addTo(sum: Float64Array, x: FArray): void {
+  for (let i = 0; i < x.length; i++) sum[i] += x[i];
 }

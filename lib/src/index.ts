@@ -23,6 +23,7 @@ export * as tftrain from "./tftrain";
 export * as rules from "./rules";
 /** Rules that let the feedback weights W_fb learn during adaptation (the built-in noise_mirror), found by name in a registry. */
 export * as feedbackRules from "./feedbackRules";
+export * as measures from "./measures";
 /** Effectors the network drives: the massless hand (the paper's), a point mass, a two-joint arm; exact step derivatives. */
 export * as plant from "./plant";
 /** Perturbations: transforms of the trials (e.g. the rotated target) and pushes on the hand (e.g. a curl field). */

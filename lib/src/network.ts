@@ -534,7 +534,12 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
  * integrator's start e_0), for j >= 1. [1, 0] without velocity feedback; with NetworkConfig.fbVelocityGain
  * kappa, [1 + kappa / dt, -kappa / dt]. Gradient code routes the fed-back error's adjoint by the same two.
  */
-export function feedbackFilter(cfg: NetworkConfig): { now: number; prev: number } {
+export function feedbackFilter(cfg: NetworkConfig): {
+  /** The coefficient of E[j]: 1 + kappa / dt. */
+  now: number;
+  /** The coefficient of E[j-1]: -kappa / dt. */
+  prev: number;
+} {
   const kd = (cfg.fbVelocityGain ?? 0) / cfg.dt;
   return { now: 1 + kd, prev: -kd };
 }

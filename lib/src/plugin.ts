@@ -17,6 +17,9 @@ import { Source, setLoadingSource } from "./registry";
 import { ruleRegistry } from "./rules/registry";
 import { perturbationRegistry } from "./perturbation";
 import { targetSetRegistry } from "./targets";
+import { feedbackRuleRegistry } from "./feedbackRules";
+import { measureRegistry } from "./measures";
+import { plantRegistry } from "./plant";
 import { ParameterError } from "./validate";
 
 /** What a plugin registered. */
@@ -34,6 +37,12 @@ export interface LoadedPlugin {
   perturbations: string[];
   /** Names of the target sets it registered. */
   targetSets: string[];
+  /** Names of the feedback rules it registered. */
+  feedbackRules: string[];
+  /** Names of the measures it registered. */
+  measures: string[];
+  /** Names of the plants it registered. */
+  plants: string[];
 }
 
 const loaded = new Map<string, LoadedPlugin>();
@@ -72,9 +81,12 @@ export function loadPlugin(file: string, shownAs?: string): LoadedPlugin {
       const s = reg.source(n);
       return s.kind === "plugin" && s.sha256 === sha256 && s.file === source.file;
     });
-  const out: LoadedPlugin = { file: source.file, sha256, rules: mine(ruleRegistry), perturbations: mine(perturbationRegistry), targetSets: mine(targetSetRegistry) };
-  if (!out.rules.length && !out.perturbations.length && !out.targetSets.length) {
-    throw new ParameterError("plugin", `${file} registered nothing (call rules.registerRule, perturbation.registerPerturbation or targets.registerTargetSet in it)`);
+  const out: LoadedPlugin = {
+    file: source.file, sha256, rules: mine(ruleRegistry), perturbations: mine(perturbationRegistry), targetSets: mine(targetSetRegistry),
+    feedbackRules: mine(feedbackRuleRegistry), measures: mine(measureRegistry), plants: mine(plantRegistry),
+  };
+  if (![out.rules, out.perturbations, out.targetSets, out.feedbackRules, out.measures, out.plants].some((names) => names.length)) {
+    throw new ParameterError("plugin", `${file} registered nothing (call rules.registerRule, perturbation.registerPerturbation, targets.registerTargetSet, feedbackRules.registerFeedbackRule, measures.registerMeasure or plant.registerPlant in it)`);
   }
   loaded.set(abs, out);
   return out;

@@ -10,6 +10,7 @@
  * cell stops at once and is recorded as such, with the trial where it happened: never as a NaN.
  */
 import { normaliseFeedbackRule } from "./feedbackRules";
+import { normaliseMeasure } from "./measures";
 import { Adapter, AdaptConfig, DivergenceError, adaptConfig } from "./adapt";
 import { Network } from "./network";
 import { ruleNames, ruleRegistry } from "./rules";
@@ -57,6 +58,11 @@ export interface SweepGrid {
    * absent: W_fb fixed, the paper's.
    */
   feedbackRule?: Named;
+  /**
+   * Registered measures that watch every cell (AdaptConfig.measures), e.g. [{ "name": "control_size" }]; their
+   * columns join each cell's trial log.
+   */
+  measures?: Named[];
 }
 
 /** One cell of a grid: a condition at one rotation, learning rate and seed. */
@@ -134,7 +140,7 @@ export function formatLr(lr: number): string {
 export function checkGrid(raw: unknown): SweepGrid {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ParameterError("grid", "must be a JSON object");
   const g = raw as Record<string, unknown>;
-  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions", "perturbations", "feedbackRule"];
+  const known = ["name", "pretrained", "conditions", "rotations", "learningRates", "seeds", "trials", "testEvery", "divergeFactor", "description", "plugins", "ruleOptions", "perturbations", "feedbackRule", "measures"];
   for (const k of Object.keys(g)) if (!known.includes(k)) throw new ParameterError(k, `is not a grid field (fields: ${known.join(", ")})`);
   const list = (name: string, min = 1): unknown[] => {
     const v = g[name];
@@ -204,10 +210,15 @@ export function checkGrid(raw: unknown): SweepGrid {
     perturbations = g.perturbations.map((p, i) => normalisePerturbation(p as Named, `perturbations[${i}]`));
   }
   const feedbackRule = g.feedbackRule === undefined ? undefined : normaliseFeedbackRule(g.feedbackRule as Named);
+  let measures: Named[] | undefined;
+  if (g.measures !== undefined) {
+    if (!Array.isArray(g.measures)) throw new ParameterError("measures", "must be a list of { name, options }");
+    measures = g.measures.map((m, i) => normaliseMeasure(m as Named, `measures[${i}]`));
+  }
   return {
     name, pretrained: str("pretrained"), conditions, rotations, learningRates, seeds, trials, testEvery, divergeFactor,
     ...(description ? { description } : {}), ...(plugins ? { plugins: plugins as string[] } : {}), ...(ruleOptions ? { ruleOptions } : {}),
-    ...(perturbations ? { perturbations } : {}), ...(feedbackRule ? { feedbackRule } : {}),
+    ...(perturbations ? { perturbations } : {}), ...(feedbackRule ? { feedbackRule } : {}), ...(measures ? { measures } : {}),
   };
 }
 
@@ -289,6 +300,7 @@ export function cellConfig(grid: SweepGrid, cell: SweepCell): AdaptConfig {
     ...(grid.ruleOptions?.[cell.rule] ? { ruleOptions: grid.ruleOptions[cell.rule] } : {}),
     ...(grid.perturbations ? { perturbations: grid.perturbations } : {}),
     ...(grid.feedbackRule ? { feedbackRule: grid.feedbackRule } : {}),
+    ...(grid.measures ? { measures: grid.measures } : {}),
   });
 }
 

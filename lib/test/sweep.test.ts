@@ -40,6 +40,12 @@ test("a grid is checked field by field, with errors that name the field and what
   assert.deepEqual(cellConfig(fb, gridCells(fb)[0]).feedbackRule, { name: "noise_mirror", options: { sigma: 0.5, eta: 0.1 } });
   assert.equal(cellConfig(g, gridCells(g)[0]).feedbackRule, null);
   bad({ feedbackRule: { name: "noise_mirror", options: { et: 1 } } }, /et/);
+  // Registered measures watch every cell.
+  const m = checkGrid({ ...GRID, measures: [{ name: "control_size" }] });
+  assert.deepEqual(cellConfig(m, gridCells(m)[0]).measures, [{ name: "control_size", options: {} }]);
+  assert.deepEqual(cellConfig(g, gridCells(g)[0]).measures, []);
+  bad({ measures: { name: "control_size" } }, /measures: must be a list/);
+  bad({ measures: [{ name: "no_such_measure" }] }, /no_such_measure/);
 });
 
 test("cells come in a fixed order with file-safe ids, and shards partition them", () => {
