@@ -221,8 +221,8 @@ test("data/results/instructed-rot30: F3 on the instructed-delay network, 4 condi
   checkAdaptFolder("instructed-rot30", "pretrain-fb-instructed-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" });
 });
 
-// Networks 2 and 3: RFLO+c and RFLO, and BPTT+c and BPTT where they have been run (network 2 so far).
-for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["rflo+c", "rflo"]]] as const) {
+// Networks 2 and 3: the four conditions, 3 seeds each.
+for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["rflo+c", "rflo", "bptt+c", "bptt"]]] as const) {
   test(`data/results/instructed-rot30-net${n}: ${conditions.join(", ")} on instructed-delay network ${n}, 3 seeds; first 10 trials reproduced`, () => {
     checkAdaptFolder(`instructed-rot30-net${n}`, `pretrain-fb-instructed-seed${n}`, [...conditions], { rotationDeg: 30, curlGain: 0, variant: "instructed_delay" });
   });
