@@ -4,7 +4,7 @@ import { Rng } from "../src/rng";
 import * as task from "../src/task";
 import * as net from "../src/network";
 import { acuteResponses } from "../src/analysis/acute";
-import { endpoints, errorShareBefore, lateralDeviation, meanSpeed } from "../src/analysis/kinematics";
+import { endpoints, errorShareBefore, lateralDeviation, meanSpeed, pathCurvature } from "../src/analysis/kinematics";
 
 test("lateral deviation: signed distance from the start-target line, + to the left, by hand", () => {
   // One reach from (1, 1) to (1, 5) (straight up, T = 3 steps) and one from (0, 0) to (-2, 0).
@@ -27,6 +27,27 @@ test("lateral deviation: signed distance from the start-target line, + to the le
   assert.ok(Math.abs(d.overTime[20] - (-0.2 - 0.75) / 2) < 1e-12);
   assert.equal(d.overTime[0], 0);
   assert.throws(() => lateralDeviation(hand.subarray(2), batch), /hand.length/);
+});
+
+test("path curvature by hand: the signed distance from each path's own start-end chord, + to the left; a straight turned path has none", () => {
+  const T = 4;
+  const B = 3;
+  const hand = new Float64Array((T + 1) * B * 2);
+  // Trial 0 bows out to the north on its way east: (0,0) (1,0.5) (2,1) (3,-0.25) (4,0). Trial 1 runs straight
+  // along a turned line: (1,1) + k (0.6,0.8). Trial 2 ends where it started.
+  const paths = [
+    [[0, 0], [1, 0.5], [2, 1], [3, -0.25], [4, 0]],
+    [0, 1, 2, 3, 4].map((k) => [1 + 0.6 * k, 1 + 0.8 * k]),
+    [[2, 2], [3, 2], [3, 3], [2, 3], [2, 2]],
+  ];
+  for (let k = 0; k <= T; k++) for (let b = 0; b < B; b++) hand.set(paths[b][k], (k * B + b) * 2);
+  const c = pathCurvature(hand, T, B);
+  assert.equal(c.peak[0], 1);
+  assert.ok(Math.abs(c.peak[1]) < 1e-12);
+  assert.ok(Number.isNaN(c.peak[2]));
+  assert.deepEqual(Array.from(c.chord).map((x) => +x.toFixed(12)), [4, 4, 0]);
+  assert.ok(Math.abs(c.meanAbs - 0.5) < 1e-12);
+  assert.throws(() => pathCurvature(hand.subarray(2), T, B), /hand.length/);
 });
 
 test("the acute analysis runs every pass in the curl field it is given, as a direct simulation does", () => {

@@ -46,6 +46,47 @@ export function lateralDeviation(hand: Float64Array, batch: TrialBatch): Lateral
 }
 
 /**
+ * How curved the paths are: the signed perpendicular distance of each hand path from its own chord, the
+ * straight line from its start to where the hand is at the last step (+ to the left of the direction of
+ * travel). A straight path, even one turned away from its target (a curl field on the massless hand, a
+ * rotation), has none; a path that bows out and comes back (a curl field on a hand with mass) has some.
+ * Trials whose hand ends where it started (a chord of length 0) give NaN.
+ */
+export function pathCurvature(hand: Float64Array, T: number, B: number): {
+  /** [B] the signed distance from the chord of largest size along each path. */
+  peak: Float64Array;
+  /** Mean of |peak| over the trials with a chord. */
+  meanAbs: number;
+  /** [B] the chord's length. */
+  chord: Float64Array;
+} {
+  integer("hand.length", hand.length, (T + 1) * B * 2, (T + 1) * B * 2);
+  const peak = new Float64Array(B);
+  const chord = new Float64Array(B);
+  let sum = 0;
+  let n = 0;
+  for (let b = 0; b < B; b++) {
+    const sx = hand[2 * b];
+    const sy = hand[2 * b + 1];
+    const dx = hand[(T * B + b) * 2] - sx;
+    const dy = hand[(T * B + b) * 2 + 1] - sy;
+    const len = Math.hypot(dx, dy);
+    chord[b] = len;
+    if (!(len > 0)) {
+      peak[b] = NaN;
+      continue;
+    }
+    for (let k = 1; k < T; k++) {
+      const d = (dx * (hand[(k * B + b) * 2 + 1] - sy) - dy * (hand[(k * B + b) * 2] - sx)) / len;
+      if (Math.abs(d) > Math.abs(peak[b])) peak[b] = d;
+    }
+    sum += Math.abs(peak[b]);
+    n++;
+  }
+  return { peak, meanAbs: n ? sum / n : NaN, chord };
+}
+
+/**
  * [T+1] mean over trials of the hand speed |v_k| (`rollout.v`, network output plus pushes); with
  * `before`, also the mean speed over the steps k < before[b] of each trial b (e.g. its go step), the
  * hand's drift while it should hold still.
