@@ -163,6 +163,61 @@ export function finalErrors(runs: RunRecords[]): ColumnTable {
     });
 }
 
+/** A run of an experiment repeated on several pre-trained networks, with the network it started from. */
+export type NetworkRun = RunRecords & {
+  /** The network's number n (its folder is <prefix>-net<n>). */
+  net: number;
+};
+
+/**
+ * The runs of an experiment repeated on networks 1, 2, 3 (or `nets`): every complete run in the folders
+ * `<results>/<prefix>-net<n>` that exist (`dir` is the results folder, e.g. dataPath("results")).
+ */
+export function networkRuns(dir: string, prefix: string, nets: readonly number[] = [1, 2, 3]): NetworkRun[] {
+  return nets.flatMap((net) => {
+    const d = path.join(dir, `${prefix}-net${net}`);
+    return fs.existsSync(d) ? loadAdaptationRuns(d).map((r) => ({ ...r, net })) : [];
+  });
+}
+
+/** In how many (network, seed) pairs condition `a` ends below condition `b` (a diverged run counts as the higher). */
+export function pairsLower(runs: readonly NetworkRun[], a: string, b: string): {
+  /** Pairs where `a` ends lower. */
+  lower: number;
+  /** Pairs with both conditions run. */
+  pairs: number;
+} {
+  const end = (r: NetworkRun) => (r.diverged ? Infinity : finalError(r));
+  let lower = 0;
+  let pairs = 0;
+  for (const r of runs.filter((x) => x.condition === a)) {
+    const q = runs.find((x) => x.condition === b && x.net === r.net && x.seed === r.seed);
+    if (!q) continue;
+    pairs++;
+    if (end(r) < end(q)) lower++;
+  }
+  return { lower, pairs };
+}
+
+/**
+ * One row per condition (in the order of `conditions`, or as they first appear): runs, diverged runs, the
+ * final test error as mean ± sd over the runs that did not diverge, and each network's mean.
+ */
+export function acrossNetworks(runs: readonly NetworkRun[], conditions?: readonly string[]): ColumnTable {
+  const conds = conditions ?? [...new Set(runs.map((r) => r.condition))];
+  const nets = [...new Set(runs.map((r) => r.net))].sort((x, y) => x - y);
+  return arquero().from(conds.map((c) => {
+    const rs = runs.filter((r) => r.condition === c);
+    const ok = rs.filter((r) => !r.diverged).map(finalError);
+    const row: Record<string, string | number> = { condition: c, runs: rs.length, diverged: rs.length - ok.length, "final test error": ok.length ? meanSd(ok) : "-" };
+    for (const n of nets) {
+      const v = rs.filter((r) => r.net === n && !r.diverged).map(finalError);
+      row[`network ${n}`] = v.length ? Number((v.reduce((x, y) => x + y, 0) / v.length).toPrecision(3)) : NaN;
+    }
+    return row;
+  }));
+}
+
 /**
  * The pre-trained network with the adapted W_rec of a run (<condition>-seed<S>.wrec.safetensors), and its
  * learned W_fb where the run had a feedback rule (AdaptConfig.feedbackRule) and the file holds it.

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { finalError, learningCurves, meanSd, seedBand, stepBand, windowSummary, RunRecords } from "../src/results";
+import * as results from "../src/results";
 
 test("seedBand: per-seed trailing means, then mean and range over seeds", () => {
   const run = (seed: number, ys: number[]): RunRecords => ({
@@ -72,4 +73,29 @@ test("learningCurves: per condition a banded loss curve (left) and test curve (r
   assert.deepEqual((fig.data[3] as any).y, [2, 2 / 3, 0.4]);
   assert.equal(fig.data.filter((t: any) => t.showlegend !== false && t.name).length, 2);
   assert.equal((fig.layout as any).yaxis2.type, "log");
+});
+
+test("networkRuns, acrossNetworks, pairsLower: runs on several networks by hand (a diverged run counts as the higher)", () => {
+  const fs = require("fs") as typeof import("fs");
+  const os = require("os") as typeof import("os");
+  const path = require("path") as typeof import("path");
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "fbc-nets-"));
+  // Net 1: a+c 0.1/0.3, a 0.2/0.2; net 2: a+c diverged/0.5, a 0.4/0.6. Net 3 has no folder.
+  const write = (net: number, condition: string, seed: number, end: number | null) => {
+    const dir = path.join(root, `exp-net${net}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const base = path.join(dir, `${condition}-seed${seed}`);
+    fs.writeFileSync(`${base}.json`, JSON.stringify({ complete: true, condition, config: { seed }, diverged: end === null ? { trial: 3, because: "x" } : null }));
+    fs.writeFileSync(`${base}.trials.csv`, "trial,loss\n0,1\n");
+    fs.writeFileSync(`${base}.tests.csv`, `trial,testError\n0,1\n1,${end ?? 1}\n`);
+  };
+  write(1, "a+c", 1, 0.1); write(1, "a+c", 2, 0.3); write(1, "a", 1, 0.2); write(1, "a", 2, 0.2);
+  write(2, "a+c", 1, null); write(2, "a+c", 2, 0.5); write(2, "a", 1, 0.4); write(2, "a", 2, 0.6);
+  const runs = results.networkRuns(root, "exp");
+  assert.equal(runs.length, 8);
+  assert.deepEqual(results.pairsLower(runs, "a+c", "a"), { lower: 2, pairs: 4 }); // net 1 seed 1, net 2 seed 2
+  assert.deepEqual(results.pairsLower(runs, "a", "a+c"), { lower: 2, pairs: 4 });
+  const t = results.acrossNetworks(runs, ["a+c", "a"]).objects() as Record<string, unknown>[];
+  assert.deepEqual(t[0], { condition: "a+c", runs: 4, diverged: 1, "final test error": results.meanSd([0.1, 0.3, 0.5]), "network 1": 0.2, "network 2": 0.5 });
+  assert.deepEqual(t[1], { condition: "a", runs: 4, diverged: 0, "final test error": results.meanSd([0.2, 0.2, 0.4, 0.6]), "network 1": 0.2, "network 2": 0.5 });
 });
