@@ -505,6 +505,30 @@ export function bestRates(summary: SweepSummaryRow[], seeds = 1): {
 }
 
 /**
+ * A sweep's summary as a table to read: one row per condition and rotation (in the summary's order), one
+ * column per learning rate (ascending, "lr 1.5e-6"), each cell the mean final error over the seeds
+ * (`digits` significant digits), "diverged" when a seed diverged, or "" where the grid has no such cell;
+ * then the best rate (bestRates) and how many rates diverged.
+ */
+export function rateTable(summary: readonly SweepSummaryRow[], digits = 3): Record<string, string>[] {
+  const lrs = [...new Set(summary.map((s) => s.lr))].sort((a, b) => a - b);
+  const keys = [...new Set(summary.map((s) => `${s.condition}|${s.rotation}`))];
+  const best = bestRates([...summary]);
+  return keys.map((k) => {
+    const rows = summary.filter((s) => `${s.condition}|${s.rotation}` === k);
+    const row: Record<string, string> = { condition: rows[0].condition, rotation: String(rows[0].rotation) };
+    for (const lr of lrs) {
+      const r = rows.find((x) => x.lr === lr);
+      row[`lr ${formatLr(lr)}`] = !r ? "" : r.diverged > 0 ? "diverged" : r.mean.toPrecision(digits);
+    }
+    const b = best.find((x) => x.condition === rows[0].condition && x.rotation === rows[0].rotation)!.best;
+    row.best = b ? `${formatLr(b.lr)}: ${b.mean.toPrecision(digits)}` : "none survives";
+    row.diverged = `${rows.filter((x) => x.diverged > 0).length} of ${rows.length}`;
+    return row;
+  });
+}
+
+/**
  * One condition's cells for plot.heatmapTraces: x the learning rate, y the rotation, the mean and sd of
  * the final error over seeds that did not diverge, the number diverged, and cells with no finished seed
  * in `rows` marked missing (not run yet), so that a partial sweep never shows a blank.

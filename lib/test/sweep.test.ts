@@ -4,7 +4,7 @@ import { Adapter } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import {
   CellRun, SweepGrid, SweepRow, bestRates, heatCells, cellConfig, checkGrid, formatLr, gridCells, parseShard, runCellFrom, shardCells, shardFromEnv, summarise, sweepRow,
-  verdictAtRateEnds,
+  rateTable, verdictAtRateEnds,
 } from "../src/sweep";
 
 const GRID = {
@@ -132,6 +132,9 @@ test("summaries: mean and sd over seeds that did not diverge, and the best rate 
   const cellsHeat = heatCells(g, rows.slice(0, 3), "rflo+c");
   assert.deepEqual(cellsHeat.map((c) => [c.x, c.y, c.n, c.of, c.missing ?? false]), [["1e-5", "30°", 2, 2, false], ["1e-4", "30°", 1, 2, false]]);
   assert.ok(!cellsHeat[1].diverged && cellsHeat[1].mean === 0.1);
+  // The table to read: a column per rate, ascending; a diverged seed marks its rate; the best rate and the count.
+  assert.deepEqual(rateTable(s), [{ condition: "rflo+c", rotation: "30", "lr 1e-5": "0.300", "lr 1e-4": "diverged", best: "1e-5: 0.300", diverged: "1 of 2" }]);
+  assert.deepEqual(Object.keys(rateTable([...s].reverse())[0]), ["condition", "rotation", "lr 1e-5", "lr 1e-4", "best", "diverged"]);
 });
 
 test("the verdict at the ends of the rate range: ranking, diverged seeds counted worse, pairs at the same rate", () => {
