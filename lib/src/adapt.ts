@@ -513,7 +513,9 @@ export class Adapter {
     const wFbEff = effectiveFeedback(net);
     this.x0.set(ro.x.subarray(0, net.config.N));
     const rule = this.rule;
-    const watching: Measure[] = observer ? [...this.measures, { name: "observer", ...observer }] : [...this.measures];
+    // The observer's hooks bound to it (a class instance keeps its methods on its prototype, which a spread would drop).
+    const extra: Measure | null = observer ? { name: "observer", beforeUpdate: observer.beforeUpdate?.bind(observer), afterUpdate: observer.afterUpdate?.bind(observer) } : null;
+    const watching: Measure[] = extra ? [...this.measures, extra] : [...this.measures];
     const before = watching.filter((m) => m.beforeUpdate !== undefined);
     const after = watching.filter((m) => m.afterUpdate !== undefined);
     const summed = this.summed;

@@ -135,3 +135,21 @@ test("a measure that throws names itself, the trial and the step", () => {
   const a = new Adapter(pre, adaptConfig({ trials: 1, measures: [{ name: "thrower" }] }));
   assert.throws(() => a.trial(), /rule thrower, trial 0, step 3: bad step/);
 });
+
+test("Adapter.trial's observer may be a class instance: its hooks are called with itself as this, after the measures", () => {
+  class Counter {
+    before = 0;
+    after = 0;
+    beforeUpdate(): void {
+      this.before++;
+    }
+    afterUpdate(): void {
+      this.after++;
+    }
+  }
+  const c = new Counter();
+  const a = new Adapter(pre, adaptConfig({ trials: 1 }));
+  a.trial(c);
+  assert.equal(c.before, a.testSet.T);
+  assert.equal(c.after, a.testSet.T);
+});
