@@ -84,7 +84,7 @@ for (const c of cases) {
         // Without feedback W_fb's gradient is its penalty's alone, paramWeight W_fb / |W_fb| (the default
         // penalty): checked exactly, since its few-1e-6 size sits at the finite differences' noise (the arm's).
         const w = n.params.wFb;
-        const norm = Math.sqrt(w.reduce((q, v) => q + v * v, 0));
+        const norm = Math.sqrt(Array.from(w).reduce((q, v) => q + v * v, 0));
         for (let i = 0; i < w.length; i++) assert.ok(Math.abs(grads.wFb[i] - (1e-3 * w[i]) / norm) < 1e-15, `wFb[${i}] without feedback`);
         continue;
       }
