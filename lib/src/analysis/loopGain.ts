@@ -4,7 +4,8 @@
  * one axis (open loop: `SimulateOptions.replayFeedback`), and the hand's velocity changes by about K d:
  * K (2x2) is the loop's gain from fed-back error to hand velocity, averaged over a window of steps, over
  * the reach's phases and over the targets. A corrective controller has K close to a positive multiple of
- * a rotation by a small phase phi.
+ * a rotation by a small phase phi. Through a plant the hand's velocity comes out of its dynamics, so K then
+ * includes the plant's lag over the window.
  *
  * Under a cursor map C the cursor's error obeys, to first order, de/dt = -C K e: the loop corrects while
  * every eigenvalue of C K has a positive real part, and pushes the cursor away (positive feedback) along
@@ -84,9 +85,10 @@ export function loopGain(net: Network, options: LoopGainOptions = {}): LoopGain 
         const eps = Float64Array.from(base.eps);
         for (let k = start; k < start + window; k++) for (let b = 0; b < B; b++) eps[(k * B + b) * 2 + j] += sign * delta;
         const ro = simulate(n64, batch, { feedback: true, x0, replayFeedback: eps });
-        // Hand velocity y_{k+1} responds to eps_k: average over the window's responses and the trials.
+        // The hand's velocity v_{k+1} responds to eps_k: average over the window's responses and the trials. It is
+        // v, not the readout y: through a plant (NetworkConfig.plant) y is a force or torques, and only v is the hand's.
         for (let k = start + 1; k <= start + window; k++) {
-          for (let b = 0; b < B; b++) for (let o = 0; o < 2; o++) mean[o] += (sign * ro.y[(k * B + b) * 2 + o]) / (window * B * 2 * delta);
+          for (let b = 0; b < B; b++) for (let o = 0; o < 2; o++) mean[o] += (sign * ro.v[(k * B + b) * 2 + o]) / (window * B * 2 * delta);
         }
       }
       K[j] = mean[0]; // column j: d y / d eps_j
