@@ -228,6 +228,34 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
   });
 }
 
+// Runs through a plant (issue 24) at rates chosen by the plants' sweeps, under the target rotation, the cursor
+// rotation and the curl field; and the RFLO runs with a passive BPTT comparison (seed 1 only). As shipped.
+const PLANT_CONDITIONS: Record<string, string[]> = {
+  "pointmass-rot30-best-net1": ["rflo+c", "rflo"],
+  "pointmass-cursor-rot30-best-net1": ["rflo+c", "rflo"],
+  "pointmass-curl0.3-net1": ["rflo+c", "rflo"],
+  "twojointarm-rot30-best-net1": ["rflo+c", "rflo"],
+  "twojointarm-cursor-rot30-best-net1": ["rflo+c", "rflo"],
+  "twojointarm-curl0.3-net1": ["rflo+c", "rflo"],
+};
+const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: number; perturbations?: { name: string; options: Record<string, unknown> }[] }][] = [
+  ["pointmass-rot30-best-net1", "pretrain-fb-pointmass-seed1", PLANT_CONDITIONS["pointmass-rot30-best-net1"], { rotationDeg: 30, curlGain: 0 }],
+  ["pointmass-rot30-lr5e-6-net1", "pretrain-fb-pointmass-seed1", ["rflo"], { rotationDeg: 30, curlGain: 0 }],
+  ["pointmass-cursor-rot30-best-net1", "pretrain-fb-pointmass-seed1", PLANT_CONDITIONS["pointmass-cursor-rot30-best-net1"], { rotationDeg: 0, curlGain: 0, perturbations: [{ name: "cursor_rotation", options: { deg: 30 } }] }],
+  ["pointmass-curl0.3-net1", "pretrain-fb-pointmass-seed1", PLANT_CONDITIONS["pointmass-curl0.3-net1"], { rotationDeg: 0, curlGain: 0.3 }],
+  ["pointmass-curl0.3-lr5e-6-net1", "pretrain-fb-pointmass-seed1", ["rflo"], { rotationDeg: 0, curlGain: 0.3 }],
+  ["twojointarm-rot30-net1", "pretrain-fb-twojointarm-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0 }],
+  ["twojointarm-rot30-best-net1", "pretrain-fb-twojointarm-seed1", PLANT_CONDITIONS["twojointarm-rot30-best-net1"], { rotationDeg: 30, curlGain: 0 }],
+  ["twojointarm-cursor-rot30-best-net1", "pretrain-fb-twojointarm-seed1", PLANT_CONDITIONS["twojointarm-cursor-rot30-best-net1"], { rotationDeg: 0, curlGain: 0, perturbations: [{ name: "cursor_rotation", options: { deg: 30 } }] }],
+  ["twojointarm-curl0.3-net1", "pretrain-fb-twojointarm-seed1", PLANT_CONDITIONS["twojointarm-curl0.3-net1"], { rotationDeg: 0, curlGain: 0.3 }],
+];
+for (const [folder, network, conditions, want] of PLANT_RUNS) {
+  if (!fs.existsSync(dataPath("results", folder))) continue; // shipped as the runs finish
+  test(`data/results/${folder}: ${conditions.join(", ")} through the plant of ${network}, 3 seeds (diverged runs recorded); first 10 trials reproduced`, () => {
+    checkAdaptFolder(folder, network, conditions, want);
+  });
+}
+
 test("data/results/pointmass-rot30-net1: the four rules through the point mass at the paper's rates, 3 seeds (diverged runs recorded); first 10 trials reproduced", () => {
   checkAdaptFolder("pointmass-rot30-net1", "pretrain-fb-pointmass-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0 });
   const runs = loadAdaptationRuns(dataPath("results", "pointmass-rot30-net1"));
@@ -301,8 +329,10 @@ const CURSOR_RUNS: [string, string[], { name: string; options: Record<string, un
   ["cursor-rot30", ["rflo+c", "rflo", "bptt+c", "bptt"], { name: "cursor_rotation", options: { deg: 30 } }, null],
   // RFLO+c and RFLO at 1.5e-5, the best rate before the sweep had 1.5e-6 (kept: the verdict at a higher rate).
   ["cursor-rot30-lr1.5e-5", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, null],
-  ["cursor-rot60", ["rflo"], { name: "cursor_rotation", options: { deg: 60 } }, null],
+  ["cursor-rot60", ["rflo", "bptt+c", "bptt"], { name: "cursor_rotation", options: { deg: 60 } }, null],
   ["cursor-rot90", ["bptt"], { name: "cursor_rotation", options: { deg: 90 } }, null],
+  ["cursor-rot120", ["bptt"], { name: "cursor_rotation", options: { deg: 120 } }, null],
+  ["cursor-mirror", ["bptt+c", "bptt"], { name: "cursor_mirror", options: { axisDeg: 90 } }, null],
   ["cursor-fb-rot30", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 30 } }, "noise_mirror"],
   ["cursor-fb-rot60", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 60 } }, "noise_mirror"],
   ["cursor-fb-rot90", ["rflo+c", "rflo"], { name: "cursor_rotation", options: { deg: 90 } }, "noise_mirror"],
