@@ -256,6 +256,29 @@ for (const [folder, network, conditions, want] of PLANT_RUNS) {
   });
 }
 
+test("data/results/pointmass-alignment-rot30-net1: RFLO+c and RFLO through the point mass with passive BPTT and control_size, seed 1; the first 3 trials' measurements reproduced", () => {
+  const dir = dataPath("results", "pointmass-alignment-rot30-net1");
+  if (!fs.existsSync(dir)) return; // shipped when it finishes
+  const pre = loadNetwork(dataPath("pretrained", "pretrain-fb-pointmass-seed1.safetensors")).network;
+  const runs = loadAdaptationRuns(dir);
+  assert.deepEqual(runs.map((r) => r.condition).sort(), ["rflo", "rflo+c"]);
+  for (const run of runs) {
+    const summary = JSON.parse(fs.readFileSync(`${dir}/${run.condition}-seed${run.seed}.json`, "utf8"));
+    assert.equal(summary.config.compare, "bptt");
+    assert.equal(summary.config.trialGradient, true);
+    assert.deepEqual(summary.config.measures, [{ name: "control_size", options: {} }]);
+    assert.equal(run.trials.length, 1000);
+    const a = new Adapter(pre, adaptConfig(summary.config));
+    for (let i = 0; i < 3; i++) {
+      const rec = a.trial();
+      for (const col of ["localAlignment", "globalAlignment", "globalAlignmentTrial", "controlRms", "controlShare"] as const) {
+        const want = Number((run.trials[i] as Record<string, unknown>)[col]);
+        assert.ok(Math.abs(rec[col]! - want) < 1e-4 * Math.max(1, Math.abs(want)), `${run.condition} trial ${i} ${col}: ${rec[col]} vs shipped ${want}`);
+      }
+    }
+  }
+});
+
 test("data/results/pointmass-rot30-net1: the four rules through the point mass at the paper's rates, 3 seeds (diverged runs recorded); first 10 trials reproduced", () => {
   checkAdaptFolder("pointmass-rot30-net1", "pretrain-fb-pointmass-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0 });
   const runs = loadAdaptationRuns(dataPath("results", "pointmass-rot30-net1"));
