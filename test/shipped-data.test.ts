@@ -399,6 +399,14 @@ for (const g of ["cursor-rot30", "cursor-rot60", "cursor-rot90", "cursor-rot120"
   });
 }
 
+for (const g of ["pointmass-rot30", "pointmass-cursor-rot30", "twojointarm-rot30", "twojointarm-cursor-rot30"]) {
+  if (!fs.existsSync(dataPath("results", `sweep-${g}`, "sweep.json"))) continue; // shipped as they finish (issue 24 item 6)
+  test(`data/results/sweep-${g}: cells of grids/${g}.json through the plant (the four conditions' rates; partial where it says missing); the merged tables match the cells`, () => {
+    const files = checkSweepFolder(`sweep-${g}`, `${g}.json`);
+    assert.ok(files.filter((f) => f.startsWith("rflo")).length === 14, "the 14 RFLO cells are there");
+  });
+}
+
 for (const g of ["cursor-fb-rot30", "cursor-fb-rot60", "cursor-fb-rot90", "cursor-fb-rot120", "cursor-fb-mirror", "cursor-fbnoise-rot30", "cursor-fbnoise-rot60", "cursor-fbnoise-rot90"]) {
   if (!fs.existsSync(dataPath("results", `sweep-${g}`))) continue; // shipped as they finish (issue 23 item 4)
   test(`data/results/sweep-${g}: RFLO+c and RFLO with W_fb learning by noise_mirror${g.includes("noise") ? " at eta 0 (noise only)" : ""}, cells of grids/${g}.json; the merged tables match the cells`, () => {
