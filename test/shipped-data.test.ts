@@ -231,7 +231,8 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 // Runs through a plant (issue 24) at rates chosen by the plants' sweeps, under the target rotation, the cursor
 // rotation and the curl field; and the RFLO runs with a passive BPTT comparison (seed 1 only). As shipped.
 const PLANT_CONDITIONS: Record<string, string[]> = {
-  "pointmass-rot30-best-net1": ["rflo+c", "rflo"],
+  // BPTT+c's best rate through the point mass is the paper's: its runs are those of pointmass-rot30-net1, copied.
+  "pointmass-rot30-best-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
   "pointmass-cursor-rot30-best-net1": ["rflo+c", "rflo"],
   "pointmass-curl0.3-net1": ["rflo+c", "rflo"],
   "twojointarm-rot30-best-net1": ["rflo+c", "rflo"],
