@@ -233,7 +233,7 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 const PLANT_CONDITIONS: Record<string, string[]> = {
   // BPTT+c's best rate through the point mass is the paper's: its runs are those of pointmass-rot30-net1, copied.
   "pointmass-rot30-best-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
-  "pointmass-cursor-rot30-best-net1": ["rflo+c", "rflo"],
+  "pointmass-cursor-rot30-best-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
   "pointmass-curl0.3-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
   "twojointarm-rot30-best-net1": ["rflo+c", "rflo"],
   "twojointarm-cursor-rot30-best-net1": ["rflo+c", "rflo"],
