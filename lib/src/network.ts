@@ -559,9 +559,10 @@ export function feedbackError(cfg: NetworkConfig, ro: Rollout, j: number, eps: F
     eps.set(now);
     return;
   }
-  const f = feedbackFilter(cfg);
+  // The coefficients of feedbackFilter, inline: this runs at every step.
+  const kd = cfg.fbVelocityGain / cfg.dt;
   const prev = j === 1 ? ro.e0 : ro.e.subarray((j - 1) * BO, j * BO);
-  for (let i = 0; i < BO; i++) eps[i] = f.now * now[i] + f.prev * prev[i];
+  for (let i = 0; i < BO; i++) eps[i] = (1 + kd) * now[i] - kd * prev[i];
 }
 
 /**

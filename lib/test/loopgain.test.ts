@@ -6,6 +6,18 @@ import * as net from "../src/network";
 import * as cursor from "../src/cursor";
 import { cursorLoopMargin, eigenvalues2, loopGain } from "../src/analysis/loopGain";
 
+/** K must be s W_out F (3 units, 2 outputs), entry by entry. */
+function assertGainIs(K: ArrayLike<number>, n: net.Network, s: number): void {
+  const { wOut, wFb } = n.params;
+  for (let o = 0; o < 2; o++) {
+    for (let j = 0; j < 2; j++) {
+      let wf = 0;
+      for (let i = 0; i < 3; i++) wf += wOut[o * 3 + i] * wFb[i * 2 + j];
+      assert.ok(Math.abs(K[o * 2 + j] - s * wf) < 1e-9, `K[${o},${j}] = ${K[o * 2 + j]}, by hand ${s * wf}`);
+    }
+  }
+}
+
 test("the loop gain of a network without recurrence whose units all stay active is W_out F times the leaky step response", () => {
   const n = net.initNetwork({ N: 3, recurrent: false }, Rng.seeded(5, "weights"), "float64");
   n.params.b.fill(5); // every unit stays above 0: the relu is the identity
@@ -16,14 +28,7 @@ test("the loop gain of a network without recurrence whose units all stay active 
   let s = 0;
   for (let m = 1; m <= window; m++) s += 1 - (1 - alpha) ** m;
   s /= window;
-  const { wOut, wFb } = n.params;
-  for (let o = 0; o < 2; o++) {
-    for (let j = 0; j < 2; j++) {
-      let wf = 0;
-      for (let i = 0; i < 3; i++) wf += wOut[o * 3 + i] * wFb[i * 2 + j];
-      assert.ok(Math.abs(g.K[o * 2 + j] - s * wf) < 1e-9, `K[${o},${j}] = ${g.K[o * 2 + j]}, by hand ${s * wf}`);
-    }
-  }
+  assertGainIs(g.K, n, s);
 });
 
 test("through a point mass the loop gain is the hand's velocity response, the mass's lag included, by hand (not the readout's force)", () => {
@@ -43,14 +48,7 @@ test("through a point mass the loop gain is the hand's velocity response, the ma
     vel = decay * vel + gs * (1 - (1 - alpha) ** m);
     s += vel / window;
   }
-  const { wOut, wFb } = n.params;
-  for (let o = 0; o < 2; o++) {
-    for (let j = 0; j < 2; j++) {
-      let wf = 0;
-      for (let i = 0; i < 3; i++) wf += wOut[o * 3 + i] * wFb[i * 2 + j];
-      assert.ok(Math.abs(g.K[o * 2 + j] - s * wf) < 1e-9, `K[${o},${j}] = ${g.K[o * 2 + j]}, by hand ${s * wf}`);
-    }
-  }
+  assertGainIs(g.K, n, s);
 });
 
 test("the cursor prediction: a rotation turns the loop's eigenvalues, a mirror always gives a negative one", () => {
