@@ -51,7 +51,7 @@ for (const [fb, seed] of PRETRAINED) {
 // Networks pre-trained on the extensions' variants (notebooks 10 and 11): the paper's protocol with one
 // named change each. Their recorded test errors are recomputed from the weights, and the current engine
 // reproduces their first 3 batches.
-const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: string }][] = [
+const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: string; fbDensity?: number; fbVelocityGain?: number }][] = [
   ["pretrain-fb-instructed-seed1", { fbDelay: 0, variant: "instructed_delay" }],
   ...[2, 5, 10, 20].map((d): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed1`, { fbDelay: d }]),
   // The second and third networks behind a variant (issue 25), as they are shipped.
@@ -60,6 +60,10 @@ const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: st
   // Networks pre-trained through a plant (issue 24), as they are shipped.
   ...[1, 2, 3].map((s): [string, { fbDelay: number; plant: string }] => [`pretrain-fb-pointmass-seed${s}`, { fbDelay: 0, plant: "point_mass" }]),
   ...[1, 2, 3].map((s): [string, { fbDelay: number; plant: string }] => [`pretrain-fb-twojointarm-seed${s}`, { fbDelay: 0, plant: "two_joint_arm" }]),
+  // One network per plant pre-trained without feedback, and one with velocity feedback (the fed-back error e + 0.05 s (v* - v)).
+  ["pretrain-nofb-pointmass-seed1", { fbDelay: 0, plant: "point_mass", fbDensity: 0 }],
+  ["pretrain-nofb-twojointarm-seed1", { fbDelay: 0, plant: "two_joint_arm", fbDensity: 0 }],
+  ["pretrain-fb-vel0.05-pointmass-seed1", { fbDelay: 0, plant: "point_mass", fbVelocityGain: 0.05 }],
 ];
 const SHIPPED_VARIANT_NETWORKS = VARIANT_NETWORKS.filter(([name]) => fs.existsSync(dataPath("pretrained", `${name}.safetensors`)));
 for (const [name, want] of SHIPPED_VARIANT_NETWORKS) {
@@ -71,8 +75,9 @@ for (const [name, want] of SHIPPED_VARIANT_NETWORKS) {
     assert.equal(c.batches, 5000);
     assert.equal(c.batchSize, 256);
     assert.equal(c.network.N, 400);
-    assert.equal(c.network.fbDensity, 1);
+    assert.equal(c.network.fbDensity, want.fbDensity ?? 1);
     assert.equal(c.network.fbDelay, want.fbDelay);
+    assert.equal(ck.network.config.fbVelocityGain ?? 0, want.fbVelocityGain ?? 0, "the velocity gain kappa it was pre-trained with");
     assert.equal(ck.network.config.fbDelay, want.fbDelay);
     assert.equal(c.reach.preparation !== undefined, want.variant === "instructed_delay");
     assert.equal(c.network.nIn, want.variant === "instructed_delay" ? 4 : 3);
