@@ -7,6 +7,7 @@ import { Adapter, adaptConfig } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import { Measure, MeasureState, TrialView, registerMeasure, measureNames } from "../src/measures";
 import type { FArray } from "../src/kernels";
+import { loopGain } from "../src/analysis/loopGain";
 
 function pretrainedSmall() {
   const p = Pretrainer.create(pretrainConfig({ seed: 4, batches: 30, batchSize: 16, evalEvery: 30, network: { N: 20 } }));
@@ -94,6 +95,26 @@ test("control_size by hand: rms of trial 0's control input over steps and units,
   assert.ok(Math.abs(rec.controlRms! - Math.sqrt(c2 / n)) < 1e-12 * Math.sqrt(c2 / n));
   assert.ok(Math.abs(rec.controlShare! - Math.sqrt(c2 / d2)) < 1e-9);
   assert.ok(rec.controlRms! > 0);
+});
+
+test("loop_gain: analysis.loopGain of the weights after trial 1 and every `every` trials, NaN between; the weights as without it", () => {
+  const base = { rule: "rflo" as const, control: true, lr: 2e-5, trials: 4 };
+  const a = new Adapter(pre, adaptConfig({ ...base, measures: [{ name: "loop_gain", options: { every: 2, window: 5 } }] }));
+  const plain = new Adapter(pre, adaptConfig(base));
+  for (let t = 1; t <= 4; t++) {
+    const rec = a.trial();
+    plain.trial();
+    if (t === 1 || t % 2 === 0) {
+      const g = loopGain(plain.net, { window: 5 });
+      assert.ok(g.magnitude > 0);
+      assert.equal(rec.loopGain, g.magnitude, `trial ${t}`);
+      assert.equal(rec.loopPhaseDeg, g.phaseDeg);
+    } else assert.ok(Number.isNaN(rec.loopGain) && Number.isNaN(rec.loopPhaseDeg), `trial ${t}: not measured`);
+  }
+  assert.deepEqual(a.net.params.wRec, plain.net.params.wRec);
+  assert.deepEqual(adaptConfig({ measures: [{ name: "loop_gain" }] }).measures, [{ name: "loop_gain", options: { every: 25, window: 10 } }]);
+  assert.throws(() => new Adapter(pre, adaptConfig({ trials: 1, measures: [{ name: "loop_gain", options: { every: 0 } }] })), /loop_gain.every/);
+  assert.throws(() => adaptConfig({ measures: [{ name: "loop_gain", options: { evry: 5 } }] }), /evry/);
 });
 
 test("a registered measure's state is saved and resumed with the run: the resumed run's logs equal an uninterrupted one's", () => {

@@ -11,6 +11,7 @@ import { Definition, Named, Registry, plainOptions } from "../registry";
 import { ParameterError } from "../validate";
 import { Measure } from "./measure";
 import { ControlSize } from "./controlSize";
+import { LoopGainTrack } from "./loopGainTrack";
 
 export type { Measure, MeasureState, TrialView } from "./measure";
 export { Comparison } from "./comparison";
@@ -20,6 +21,8 @@ export { EfficiencyWindows } from "./efficiencyWindows";
 export type { WindowRecord } from "./efficiencyWindows";
 export { TestGradient } from "./testGradient";
 export { ControlSize } from "./controlSize";
+export { LoopGainTrack } from "./loopGainTrack";
+export type { LoopGainTrackOptions } from "./loopGainTrack";
 
 /** Throws a one-line error unless `m` is a Measure (a name; hooks, where present, are functions; columns are lists). */
 export function checkMeasureObject(m: unknown, what = "measure"): asserts m is Measure {
@@ -52,6 +55,14 @@ measureRegistry.register({
   name: "control_size",
   description: "root mean square of the control input in each learning trial, and its ratio to the recurrent drive's (controlRms, controlShare)",
   create: () => new ControlSize(),
+  source: { kind: "built-in" },
+});
+
+measureRegistry.register({
+  name: "loop_gain",
+  description: "the error-feedback loop's gain (analysis.loopGain) of the weights being adapted, after trial 1 and every `every` trials (loopGain, loopPhaseDeg)",
+  defaults: { every: 25, window: 10 },
+  create: (o) => new LoopGainTrack(o as { every: number; window: number }),
   source: { kind: "built-in" },
 });
 
