@@ -235,30 +235,35 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 
 // Runs through a plant (issue 24) at rates chosen by the plants' sweeps, under the target rotation, the cursor
 // rotation and the curl field; and the RFLO runs with a passive BPTT comparison (seed 1 only). As shipped.
-const PLANT_CONDITIONS: Record<string, string[]> = {
-  // BPTT+c's best rate through the point mass is the paper's: its runs are those of pointmass-rot30-net1, copied.
-  "pointmass-rot30-best-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
-  "pointmass-cursor-rot30-best-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
-  "pointmass-curl0.3-net1": ["rflo+c", "rflo", "bptt+c", "bptt"],
-  "twojointarm-rot30-best-net1": ["rflo+c", "rflo"],
-  "twojointarm-cursor-rot30-best-net1": ["rflo+c", "rflo"],
-  "twojointarm-curl0.3-net1": ["rflo+c", "rflo"],
-};
+// The plants' runs (issue 24): on each network pre-trained through a plant, each condition at its best rate
+// from network 1's sweeps (-best), RFLO through the point mass also at 5e-6 (-lr5e-6), the arm at the paper's
+// rates on network 1 (-rot30-net1; the point mass's has its own test below), and the curl field. A folder is shipped as its runs finish, a condition with all
+// 3 seeds at once: the test checks every condition shipped (the title names them) against the full set.
+// BPTT+c's best rate through either plant is the paper's: in the -best folders of network 1 its runs are
+// those of <plant>-rot30-net1, copied.
+const ALL4 = ["rflo+c", "rflo", "bptt+c", "bptt"];
+const CURSOR30 = { rotationDeg: 0, curlGain: 0, perturbations: [{ name: "cursor_rotation", options: { deg: 30 } }] };
 const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: number; perturbations?: { name: string; options: Record<string, unknown> }[] }][] = [
-  ["pointmass-rot30-best-net1", "pretrain-fb-pointmass-seed1", PLANT_CONDITIONS["pointmass-rot30-best-net1"], { rotationDeg: 30, curlGain: 0 }],
-  ["pointmass-rot30-lr5e-6-net1", "pretrain-fb-pointmass-seed1", ["rflo"], { rotationDeg: 30, curlGain: 0 }],
-  ["pointmass-cursor-rot30-best-net1", "pretrain-fb-pointmass-seed1", PLANT_CONDITIONS["pointmass-cursor-rot30-best-net1"], { rotationDeg: 0, curlGain: 0, perturbations: [{ name: "cursor_rotation", options: { deg: 30 } }] }],
-  ["pointmass-curl0.3-net1", "pretrain-fb-pointmass-seed1", PLANT_CONDITIONS["pointmass-curl0.3-net1"], { rotationDeg: 0, curlGain: 0.3 }],
-  ["pointmass-curl0.3-lr5e-6-net1", "pretrain-fb-pointmass-seed1", ["rflo"], { rotationDeg: 0, curlGain: 0.3 }],
-  ["twojointarm-rot30-net1", "pretrain-fb-twojointarm-seed1", ["rflo+c", "rflo", "bptt+c", "bptt"], { rotationDeg: 30, curlGain: 0 }],
-  ["twojointarm-rot30-best-net1", "pretrain-fb-twojointarm-seed1", PLANT_CONDITIONS["twojointarm-rot30-best-net1"], { rotationDeg: 30, curlGain: 0 }],
-  ["twojointarm-cursor-rot30-best-net1", "pretrain-fb-twojointarm-seed1", PLANT_CONDITIONS["twojointarm-cursor-rot30-best-net1"], { rotationDeg: 0, curlGain: 0, perturbations: [{ name: "cursor_rotation", options: { deg: 30 } }] }],
-  ["twojointarm-curl0.3-net1", "pretrain-fb-twojointarm-seed1", PLANT_CONDITIONS["twojointarm-curl0.3-net1"], { rotationDeg: 0, curlGain: 0.3 }],
+  ["twojointarm-rot30-net1", "pretrain-fb-twojointarm-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
+  ...[1, 2, 3].flatMap((n) => (["pointmass", "twojointarm"] as const).flatMap((plant): typeof PLANT_RUNS => {
+    const network = `pretrain-fb-${plant}-seed${n}`;
+    return [
+      [`${plant}-rot30-best-net${n}`, network, ALL4, { rotationDeg: 30, curlGain: 0 }],
+      [`${plant}-cursor-rot30-best-net${n}`, network, ALL4, CURSOR30],
+      [`${plant}-curl0.3-net${n}`, network, ALL4, { rotationDeg: 0, curlGain: 0.3 }],
+      ...(plant === "pointmass" ? ([
+        [`${plant}-rot30-lr5e-6-net${n}`, network, ["rflo"], { rotationDeg: 30, curlGain: 0 }],
+        [`${plant}-curl0.3-lr5e-6-net${n}`, network, ["rflo"], { rotationDeg: 0, curlGain: 0.3 }],
+      ] as typeof PLANT_RUNS) : []),
+    ];
+  })),
 ];
-for (const [folder, network, conditions, want] of PLANT_RUNS) {
+for (const [folder, network, all, want] of PLANT_RUNS) {
   if (!fs.existsSync(dataPath("results", folder))) continue; // shipped as the runs finish
-  test(`data/results/${folder}: ${conditions.join(", ")} through the plant of ${network}, 3 seeds (diverged runs recorded); first 10 trials reproduced`, () => {
-    checkAdaptFolder(folder, network, conditions, want);
+  const shipped = all.filter((c) => fs.existsSync(dataPath("results", folder, `${c}-seed1.json`)));
+  test(`data/results/${folder}: ${shipped.join(", ")}${shipped.length < all.length ? ` (of ${all.join(", ")})` : ""} through the plant of ${network}, 3 seeds (diverged runs recorded); first 10 trials reproduced`, () => {
+    assert.ok(shipped.length > 0, `${folder}: no run of ${all.join(", ")}`);
+    checkAdaptFolder(folder, network, shipped, want);
   });
 }
 
