@@ -8,14 +8,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Rng } from "../src/rng";
-import { Network, Rollout } from "../src/network";
+import { Network, Rollout, cloneNetwork, simulate } from "../src/network";
 import { Adapter, AdaptOverrides, DivergenceError, RuleError, adaptConfig } from "../src/adapt";
 import { Pretrainer, pretrainConfig } from "../src/train";
 import { FArray, scal } from "../src/kernels";
-import { LearningRule, Rflo, registerRule, ruleNames } from "../src/rules";
+import { LearningRule, Rflo, createRule, registerRule, ruleNames } from "../src/rules";
 import { registerPerturbation } from "../src/perturbation";
 import { centreOutTargets, randomTrials } from "../src/targets";
-import { centreOutRandom } from "../src/task";
+import { centreOutAll, centreOutRandom } from "../src/task";
 import { loadPlugin } from "../src/plugin";
 import { parseNamed } from "../src/registry";
 
@@ -260,4 +260,49 @@ test("plugins/rflo-window.ts: RFLO's own update in its period (the go step from 
     }
   }
   assert.throws(() => adaptConfig({ rule: "rflo_window", ruleOptions: { period: "hold" }, lr: 1e-5 }) && new Adapter(pre, adaptConfig({ rule: "rflo_window", ruleOptions: { period: "hold" }, lr: 1e-5 })), /period must be/);
+});
+
+test("plugins/rflo-lag.ts: RFLO's trace through a first-order lag, by hand in float64 (P, then Q = b P + (1 - b) Q, dw = diag(W_fb e) Q); at tau = dt it is RFLO", () => {
+  loadPlugin(path.resolve(__dirname, "../../plugins/rflo-lag.ts"));
+  const net = cloneNetwork(pre, "float64");
+  const { N, dt, tau } = net.config;
+  const ro = simulate(net, centreOutAll(), { feedback: true, init: Rng.seeded(1, "eval-init") });
+  const rule = createRule("rflo_lag", { tau: 0.05 });
+  rule.reset(net, ro);
+  const a = dt / tau, b = dt / 0.05;
+  const P = new Float64Array(N * N), Q = new Float64Array(N * N), out = new Float64Array(N * N);
+  const BN = ro.B * N;
+  for (let k = 0; k < 40; k++) {
+    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
+      P[i * N + j] = a * (ro.x[(k + 1) * BN + i] > 0 ? 1 : 0) * ro.r[k * BN + j] + (1 - a) * P[i * N + j];
+      Q[i * N + j] = b * P[i * N + j] + (1 - b) * Q[i * N + j];
+    }
+    rule.advance(k);
+    out.fill(0);
+    const norm = rule.accumulate(k, out, 1);
+    let worst = 0, n2 = 0;
+    for (let i = 0; i < N; i++) {
+      const at = (k + 1) * ro.B * 2;
+      const s = net.params.wFb[2 * i] * ro.e[at] + net.params.wFb[2 * i + 1] * ro.e[at + 1];
+      for (let j = 0; j < N; j++) {
+        worst = Math.max(worst, Math.abs(out[i * N + j] - s * Q[i * N + j]));
+        n2 += (s * Q[i * N + j]) ** 2;
+      }
+    }
+    assert.ok(worst < 1e-15 && Math.abs(norm - Math.sqrt(n2)) < 1e-12 * Math.max(1, Math.sqrt(n2)), `step ${k}: ${worst}`);
+  }
+  // tau = dt: Q = P, the built-in RFLO's update at every step.
+  const same = createRule("rflo_lag", { tau: dt }), rflo = new Rflo();
+  same.reset(net, ro);
+  rflo.reset(net, ro);
+  const o1 = new Float64Array(N * N), o2 = new Float64Array(N * N);
+  for (let k = 0; k < 40; k++) {
+    same.advance(k);
+    rflo.advance(k);
+    same.accumulate(k, o1, 1);
+    rflo.accumulate(k, o2, 1);
+  }
+  assert.ok(o1.every((v, i) => Math.abs(v - o2[i]) < 1e-14 * Math.max(1, Math.abs(o2[i]))));
+  assert.ok(o2.some((v) => v !== 0));
+  assert.throws(() => createRule("rflo_lag", { tau: 0 }), /tau must be a positive number/);
 });
