@@ -267,6 +267,35 @@ for (const [folder, network, all, want] of PLANT_RUNS) {
   });
 }
 
+// The loop's gain along learning (issue 24: does RFLO+c change the controller?), one network per hand.
+for (const [folder, network] of [["loopgain-rot30-net1", "pretrain-fb-seed1"], ["loopgain-pointmass-rot30-net1", "pretrain-fb-pointmass-seed1"], ["loopgain-twojointarm-rot30-net1", "pretrain-fb-twojointarm-seed1"]] as const) {
+  if (!fs.existsSync(dataPath("results", folder))) continue;
+  test(`data/results/${folder}: RFLO+c and RFLO with the loop_gain measure every 50 trials, seed 1, from ${network}; trial 1's loop gain and the first 3 trials reproduced`, () => {
+    const dir = dataPath("results", folder);
+    const file = dataPath("pretrained", `${network}.safetensors`);
+    const pre = loadNetwork(file).network;
+    const runs = loadAdaptationRuns(dir);
+    assert.deepEqual(runs.map((r) => `${r.condition}-${r.seed}`).sort(), ["rflo+c-1", "rflo-1"]);
+    for (const run of runs) {
+      const summary = JSON.parse(fs.readFileSync(`${dir}/${run.condition}-seed1.json`, "utf8"));
+      assert.equal(summary.settings.pretrainedSha256, sha256File(file));
+      assert.deepEqual(summary.config.measures, [{ name: "loop_gain", options: { every: 50, window: 10 } }]);
+      assert.equal(run.trials.length, 1000);
+      const measured = run.trials.filter((t) => Number.isFinite(Number((t as Record<string, unknown>).loopGain))).map((t) => t.trial + 1);
+      assert.deepEqual(measured, [1, ...Array.from({ length: 20 }, (_, i) => 50 * (i + 1))]);
+      const a = new Adapter(pre, adaptConfig(summary.config));
+      for (let i = 0; i < 3; i++) {
+        const rec = a.trial();
+        assert.ok(Math.abs(rec.loss - run.trials[i].loss) / run.trials[i].loss < SAME_RUN, `${run.condition} trial ${i}: loss`);
+        if (i === 0) {
+          const want = Number((run.trials[0] as Record<string, unknown>).loopGain);
+          assert.ok(Math.abs(rec.loopGain! - want) < 1e-6 * want, `${run.condition}: loop gain after trial 1 ${rec.loopGain} vs shipped ${want}`);
+        }
+      }
+    }
+  });
+}
+
 test("data/results/pointmass-alignment-rot30-net1: RFLO+c and RFLO through the point mass with passive BPTT and control_size, seed 1; the first 3 trials' measurements reproduced", () => {
   const dir = dataPath("results", "pointmass-alignment-rot30-net1");
   if (!fs.existsSync(dir)) return; // shipped when it finishes
