@@ -492,6 +492,34 @@ function checkSweepFolder(name: string, gridFile: string): string[] {
   return files;
 }
 
+// RFLO with its trace through the plant's lag (plugins/rflo-lag.ts, issue 24): the sweeps through the point
+// mass and on the massless hand, and the best rates' runs on each point-mass network shipped.
+test("data/results/sweep-pointmass-rflolag-rot30, sweep-rflolag-rot30, sweep-twojointarm-rflolag-rot30 and pointmass-rflolag-rot30-best-net*: rflo_lag (tau 0.1) computed with today's plugin file; the merged tables match the cells; first 10 trials reproduced", () => {
+  const plugin = loadPlugin(projectPath("plugins", "rflo-lag.ts"));
+  const recorded = { kind: "plugin", file: "plugins/rflo-lag.ts", sha256: plugin.sha256 };
+  for (const [g, n] of [["pointmass-rflolag-rot30", 18], ["rflolag-rot30", 10], ["twojointarm-rflolag-rot30", 14]] as const) {
+    if (!fs.existsSync(dataPath("results", `sweep-${g}`, "sweep.json"))) continue;
+    const files = checkSweepFolder(`sweep-${g}`, `${g}.json`);
+    assert.equal(files.length, n, `sweep-${g}: every cell`);
+    for (const f of files) {
+      const cell = JSON.parse(fs.readFileSync(dataPath("results", `sweep-${g}`, "cells", f), "utf8"));
+      assert.deepEqual(cell.settings.config.sources["rule:rflo_lag"], recorded, `${f}: computed with this version of the plugin`);
+      assert.deepEqual(cell.settings.config.ruleOptions, { tau: 0.1 });
+    }
+  }
+  for (const n of [1, 2, 3]) {
+    const folder = `pointmass-rflolag-rot30-best-net${n}`;
+    if (!fs.existsSync(dataPath("results", folder))) continue;
+    checkAdaptFolder(folder, `pretrain-fb-pointmass-seed${n}`, ["rflo_lag+c", "rflo_lag"], { rotationDeg: 30, curlGain: 0 });
+    for (const r of loadAdaptationRuns(dataPath("results", folder))) {
+      const summary = JSON.parse(fs.readFileSync(dataPath("results", folder, `${r.condition}-seed${r.seed}.json`), "utf8"));
+      assert.deepEqual(summary.config.sources["rule:rflo_lag"], recorded);
+      assert.deepEqual(summary.config.ruleOptions, { tau: 0.1 });
+      assert.equal(summary.config.lr, 5e-4, "the best rate of sweep-pointmass-rflolag-rot30, both conditions");
+    }
+  }
+});
+
 test("data/results/node-perturbation-*: the plugin rule's learning-rate sweep (10 cells) and its runs on the 3 feedback networks, computed with today's plugin file; first 10 trials reproduced", () => {
   const plugin = loadPlugin(projectPath("plugins", "node-perturbation.ts"));
   const recorded = { kind: "plugin", file: "plugins/node-perturbation.ts", sha256: plugin.sha256 };
