@@ -439,6 +439,11 @@ for (const g of ["cursor-rot30", "cursor-rot60", "cursor-rot90", "cursor-rot120"
   });
 }
 
+test("data/results/sweep-twojointarm-curl0.3: BPTT+c and BPTT in the curl field through the arm, cells of grids/twojointarm-curl0.3.json; the merged tables match the cells", () => {
+  if (!fs.existsSync(dataPath("results", "sweep-twojointarm-curl0.3", "sweep.json"))) return; // shipped when it finishes
+  assert.equal(checkSweepFolder("sweep-twojointarm-curl0.3", "twojointarm-curl0.3.json").length, 8);
+});
+
 for (const g of ["pointmass-rot30", "pointmass-cursor-rot30", "twojointarm-rot30", "twojointarm-cursor-rot30"]) {
   if (!fs.existsSync(dataPath("results", `sweep-${g}`, "sweep.json"))) continue; // shipped as they finish (issue 24 item 6)
   test(`data/results/sweep-${g}: cells of grids/${g}.json through the plant (the four conditions' rates; partial where it says missing); the merged tables match the cells`, () => {
