@@ -26,7 +26,9 @@ export interface LoopGainTrackOptions {
 export class LoopGainTrack implements Measure {
   readonly name = "loop_gain";
   readonly trialColumns = ["loopGain", "loopPhaseDeg"] as const;
+  /** Measured after trial 1 and after every this many trials. */
   readonly every: number;
+  /** analysis.loopGain's window, in steps. */
   readonly window: number;
 
   constructor(options: LoopGainTrackOptions = {}) {
