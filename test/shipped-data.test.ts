@@ -236,9 +236,10 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 // Runs through a plant (issue 24) at rates chosen by the plants' sweeps, under the target rotation, the cursor
 // rotation and the curl field; and the RFLO runs with a passive BPTT comparison (seed 1 only). As shipped.
 // The plants' runs (issue 24): on each network pre-trained through a plant, each condition at its best rate
-// from network 1's sweeps (-best), RFLO through the point mass also at 5e-6 (-lr5e-6), the arm at the paper's
-// rates on network 1 (-rot30-net1; the point mass's has its own test below), and the curl field. A folder is shipped as its runs finish, a condition with all
-// 3 seeds at once: the test checks every condition shipped (the title names them) against the full set.
+// from network 1's sweeps (-best), RFLO through the point mass also at 5e-6 (-lr5e-6), and the curl field;
+// the arm at the paper's rates on network 1 (-rot30-net1; the point mass's has its own test below). A folder
+// is shipped as its runs finish, a condition with all 3 seeds at once: the test checks every condition
+// shipped (the title names them) against the full set.
 // BPTT+c's best rate through either plant is the paper's: in the -best folders of network 1 its runs are
 // those of <plant>-rot30-net1, copied.
 const ALL4 = ["rflo+c", "rflo", "bptt+c", "bptt"];
@@ -440,7 +441,6 @@ for (const g of ["cursor-rot30", "cursor-rot60", "cursor-rot90", "cursor-rot120"
 }
 
 test("data/results/sweep-twojointarm-curl0.3: BPTT+c and BPTT in the curl field through the arm, cells of grids/twojointarm-curl0.3.json; the merged tables match the cells", () => {
-  if (!fs.existsSync(dataPath("results", "sweep-twojointarm-curl0.3", "sweep.json"))) return; // shipped when it finishes
   assert.equal(checkSweepFolder("sweep-twojointarm-curl0.3", "twojointarm-curl0.3.json").length, 8);
 });
 

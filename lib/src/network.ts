@@ -540,8 +540,13 @@ export function feedbackFilter(cfg: NetworkConfig): {
   /** The coefficient of E[j-1]: -kappa / dt. */
   prev: number;
 } {
-  const kd = (cfg.fbVelocityGain ?? 0) / cfg.dt;
+  const kd = velocityPerStep(cfg);
   return { now: 1 + kd, prev: -kd };
+}
+
+/** kappa / dt: the weight of the error's change per step in the fed-back error (0 without velocity feedback). */
+function velocityPerStep(cfg: NetworkConfig): number {
+  return (cfg.fbVelocityGain ?? 0) / cfg.dt;
 }
 
 /**
@@ -559,8 +564,8 @@ export function feedbackError(cfg: NetworkConfig, ro: Rollout, j: number, eps: F
     eps.set(now);
     return;
   }
-  // The coefficients of feedbackFilter, inline: this runs at every step.
-  const kd = cfg.fbVelocityGain / cfg.dt;
+  // feedbackFilter's coefficients, from the same scalar without an object per step.
+  const kd = velocityPerStep(cfg);
   const prev = j === 1 ? ro.e0 : ro.e.subarray((j - 1) * BO, j * BO);
   for (let i = 0; i < BO; i++) eps[i] = (1 + kd) * now[i] - kd * prev[i];
 }
