@@ -38,7 +38,7 @@ Identical settings resume; other settings are refused. Shipped data is never wri
     variant: opt.choice("task variant: standard (the paper's) or instructed_delay (a 300-700 ms preparatory period, a go-cue input, T 200)", REACH_VARIANT_NAMES, "standard"),
     "fb-delay": opt.int("feedback delay in steps of dt (10 ms): the control input uses the error this many steps back", 0, 0, 1000),
     "fb-velocity": opt.num("velocity gain kappa in seconds: the fed-back error is e + kappa (v* - v), position and velocity error (0: the paper's position error)", 0, { min: 0 }),
-    plant: { ...opt.str("the effector the network drives, name or name:key=value,... (massless, point_mass, two_joint_arm; plant/); sets e0 zero", undefined, "<name:k=v,...>"), shown: "none: the paper's massless hand" },
+    plant: { ...opt.str("the effector the network drives, name or name:key=value,... (massless, point_mass, two_joint_arm, muscle:plant=<one of them>; plant/); sets e0 zero", undefined, "<name:k=v,...>"), shown: "none: the paper's massless hand" },
     "eval-every": opt.int("evaluate the test sets every this many batches", 10, 1),
     "checkpoint-every": opt.int("save the state every this many batches", 100, 1),
     threads: opt.int("OpenBLAS threads (not a setting of the result)", 2, 1, 256),
@@ -63,7 +63,9 @@ runCli(spec, async ({ values: a }) => {
     reach: reachVariant(a.variant),
   });
   const variantTag = a.variant === "instructed_delay" ? "-instructed" : "";
-  const plantTag = plant ? `-${plant.name.replace(/_/g, "")}` : "";
+  // A plant that drives another (muscle:plant=two_joint_arm) names both: -muscle-twojointarm.
+  const inner = plant && typeof plant.options?.plant === "string" ? plant.options.plant : null;
+  const plantTag = plant ? `-${plant.name.replace(/_/g, "")}${inner ? `-${inner.replace(/_/g, "")}` : ""}` : "";
   const base = a.name ?? `pretrain-${a.feedback === "on" ? "fb" : "nofb"}${a["fb-delay"] ? `-delay${a["fb-delay"]}` : ""}${a["fb-velocity"] ? `-vel${a["fb-velocity"]}` : ""}${variantTag}${plantTag}-seed${a.seed}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(base)) throw new Refusal(`--name: must be a plain file name stem (letters, digits, . _ + -), got ${JSON.stringify(base)}`);
   // --fresh never touches an existing run: it takes the first free name. Replacing shipped data always starts fresh.

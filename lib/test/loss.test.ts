@@ -57,6 +57,9 @@ const cases: { label: string; config?: Partial<net.NetworkConfig>; sim?: net.Sim
   { label: "velocity feedback, delay 3", config: { fbVelocityGain: 0.05, fbDelay: 3 } },
   { label: "a point mass, velocity feedback, delay 2", config: { e0: "zero", fbDelay: 2, fbVelocityGain: 0.05, plant: { name: "point_mass" } } },
   { label: "a two-joint arm, velocity feedback", config: { e0: "zero", fbVelocityGain: 0.05, plant: { name: "two_joint_arm" } }, wRecScale: 2 },
+  // Activation dynamics in front of a plant (plant/muscle.ts): the lag's state joins the loop.
+  { label: "a muscle on a point mass, through the loop", config: { e0: "zero", plant: { name: "muscle" } } },
+  { label: "a muscle on a two-joint arm, velocity feedback, delay 2", config: { e0: "zero", fbDelay: 2, fbVelocityGain: 0.05, plant: { name: "muscle", options: { plant: "two_joint_arm" } } }, wRecScale: 2 },
   { label: "a two-joint arm, velocity error mode, stronger torques", config: { e0: "zero", errorMode: "velocity", plant: { name: "two_joint_arm", options: { commandScale: 0.3 } } }, wRecScale: 2 },
 ];
 
@@ -187,9 +190,9 @@ test("through a plant, the loss gradient matches TensorFlow.js autodiff (float32
   const { tfLossGradient } = await import("../src/tfmodel");
   // The cpu backend: wasm's sin and cos are off by about 2e-5 relative for small angles (lib/test/plant.test.ts).
   const { tf } = await initTf("cpu");
-  for (const name of ["point_mass", "two_joint_arm"]) {
+  for (const name of ["point_mass", "two_joint_arm", "muscle"]) {
     // Moderate torques (commandScale 0.03): a whirling arm makes float32 and float64 rollouts part ways.
-    const plant = name === "two_joint_arm" ? { name, options: { commandScale: 0.03 } } : { name };
+    const plant = name === "two_joint_arm" ? { name, options: { commandScale: 0.03 } } : name === "muscle" ? { name, options: { plant: "two_joint_arm", plantOptions: { commandScale: 0.03 } } } : { name };
     const { n, batch, x0 } = setup({ e0: "zero", fbDelay: 1, fbVelocityGain: name === "point_mass" ? 0.05 : 0, plant }, 2);
     const n32 = net.cloneNetwork(n, "float32");
     const n64 = net.cloneNetwork(n32, "float64");

@@ -10,7 +10,7 @@ import { Rng } from "../src/rng";
 import type { FArray } from "../src/kernels";
 import type { Tensor } from "@tensorflow/tfjs";
 import {
-  MasslessHand, Plant, PointMass, TwoJointArm, TWO_JOINT_ARM_DEFAULTS, makePlant, normalisePlant, plantRegistry,
+  MasslessHand, Muscle, Plant, PointMass, TwoJointArm, TWO_JOINT_ARM_DEFAULTS, makePlant, normalisePlant, plantRegistry,
   stepJacobian, tfStep,
 } from "../src/plant";
 
@@ -45,6 +45,19 @@ interface Inputs {
 
 /** Random inputs for plant p, in ranges where each plant stays in its smooth region for 20 steps. */
 function inputs(p: Plant, seed: number, B: number, T: number, withForce = true): Inputs {
+  if (p instanceof Muscle) {
+    // The inner plant's inputs, with activations (>= 0) in the commands' range appended to each trial's state.
+    const x = inputs(p.inner, seed, B, T, withForce);
+    const rng = Rng.seeded(seed, "plant-muscle");
+    const [n, N] = [p.inner.nState, p.nState];
+    const span = p.inner instanceof TwoJointArm ? 2 : 10;
+    const s0 = new Float64Array(B * N);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < n; i++) s0[b * N + i] = x.s0[b * n + i];
+      for (let j = n; j < N; j++) s0[b * N + j] = rng.uniformIn(0, span);
+    }
+    return { ...x, s0 };
+  }
   const rng = Rng.seeded(seed, `plant-${p.name}`);
   const s0 = new Float64Array(B * p.nState);
   let u: FArray;
@@ -149,7 +162,50 @@ const PLANTS: [string, () => Plant][] = [
   ["point mass (defaults)", () => new PointMass()],
   ["point mass (m 2 kg, b 4 N s/m, scale 0.3)", () => new PointMass({ mass: 2, viscosity: 4, commandScale: 0.3 })],
   ["two-joint arm", arm],
+  ["muscle on the point mass (defaults)", () => makePlant({ name: "muscle" })],
+  ["muscle on the arm (defaults)", () => makePlant({ name: "muscle", options: { plant: "two_joint_arm" } })],
+  ["muscle on the massless hand (one time constant, 0.03 s)", () => makePlant({ name: "muscle", options: { plant: "massless", tauActivation: 0.03, tauDeactivation: 0.03 } })],
 ];
+
+/**
+ * How far a muscle's rollout stays from the kinks of its activation dynamics (e = a on a driven side, u = 0):
+ * the smallest |u| and |e - a| over every step and command (Infinity for other plants).
+ */
+function kinkMargin(p: Plant, x: Inputs): number {
+  if (!(p instanceof Muscle)) return Infinity;
+  const { S } = rollout(p, x);
+  const [n, N, m] = [p.inner.nState, p.nState, p.nCommand];
+  let margin = Infinity;
+  for (let k = 0; k < x.T; k++) {
+    for (let b = 0; b < x.B; b++) {
+      for (let j = 0; j < m; j++) {
+        const u = x.u[(k * x.B + b) * m + j];
+        const a = S[k * x.B * N + b * N + n + (u > 0 ? j : m + j)];
+        margin = Math.min(margin, Math.abs(u), Math.abs(Math.abs(u) - a));
+      }
+    }
+  }
+  return margin;
+}
+
+/**
+ * inputs(p, seed, ...) or, for a muscle, the first of seed, seed + 100, ... whose rollout keeps from the kinks
+ * 0.0075 of the commands' span (0.075 for the point mass's, 0.015 for the arm's): several times the largest
+ * finite-difference step of a command or an activation (fd4: 2e-3 max(1, |x|)).
+ */
+function smoothInputs(p: Plant, seed: number, B: number, T: number, withForce = true): Inputs {
+  const span = armOf(p) !== null ? 2 : 10;
+  for (let i = 0; i < 500; i++) {
+    const x = inputs(p, seed + 100 * i, B, T, withForce);
+    if (kinkMargin(p, x) > 0.0075 * span) return x;
+  }
+  throw new Error(`${p.name}: no inputs keep away from the kinks`);
+}
+
+/** The arm a plant is or drives (a muscle's inner plant), or null. */
+function armOf(p: Plant): TwoJointArm | null {
+  return p instanceof TwoJointArm ? p : p instanceof Muscle ? armOf(p.inner) : null;
+}
 
 // --- the massless hand --------------------------------------------------------------------------------
 
@@ -419,12 +475,85 @@ test("arm: beyond a joint limit the spring-damper pushes the joint back into its
   assert.ok(worst < 0.05, `largest penetration ${worst} rad`);
 });
 
+// --- activation dynamics (muscle) -----------------------------------------------------------------------
+
+test("muscle: each command drives an agonist-antagonist pair, a' = a + (dt / tau)(e - a) with e = max(+-u, 0), tauActivation while e > a, tauDeactivation otherwise (by hand); on the massless hand v = a+ - a-", () => {
+  const p = makePlant({ name: "muscle", options: { plant: "massless" } });
+  assert.ok(p instanceof Muscle && p.nState === 6 && p.nCommand === 2 && p.pushScale === 1);
+  // dt / tau: 0.01 / 0.015 = 2/3 while an excitation is above its activation, 0.01 / 0.05 = 0.2 otherwise.
+  let s = new Float64Array(6);
+  p.init(1, [1, 2], s);
+  assert.deepEqual([...s], [1, 2, 0, 0, 0, 0]);
+  const next = new Float64Array(6);
+  const v = new Float64Array(2);
+  const hand = [1, 2];
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-15 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+  /** One step; want = [a+x, a+y, a-x, a-y] after it. */
+  const run = (u: number[], want: number[]) => {
+    p.step(1, s, u, null, next, v);
+    for (let j = 0; j < 4; j++) close(next[2 + j], want[j], `activation ${j}`);
+    for (let d = 0; d < 2; d++) {
+      close(v[d], want[d] - want[2 + d], "v = a+ - a-");
+      hand[d] += 0.01 * v[d];
+      close(next[d], hand[d], "hand");
+    }
+    s = Float64Array.from(next);
+  };
+  // From rest, u = (3, -1.5): x's agonist and y's antagonist rise as u (1 - (1/3)^k); the others stay 0.
+  for (let k = 1; k <= 5; k++) run([3, -1.5], [3 * (1 - 3 ** -k), 0, 0, 1.5 * (1 - 3 ** -k)]);
+  // Released: each decays by 1 - 0.2 per step.
+  for (let k = 1; k <= 4; k++) run([0, 0], [3 * (1 - 3 ** -5) * 0.8 ** k, 0, 0, 1.5 * (1 - 3 ** -5) * 0.8 ** k]);
+  // Reversed on x: the agonist keeps releasing slowly while the antagonist rises fast, 0 + (2/3) 3 = 2.
+  const ax = 3 * (1 - 3 ** -5) * 0.8 ** 4;
+  const ay = 1.5 * (1 - 3 ** -5) * 0.8 ** 4;
+  run([-3, 0], [0.8 * ax, 0, 2, 0.8 * ay]);
+  // An excitation below its activation (x's antagonist at 2, e = 1) releases slowly: 2 + 0.2 (1 - 2).
+  run([-1, 0], [0.64 * ax, 0, 1.8, 0.64 * ay]);
+});
+
+test("muscle: the lag's steady-state gain is 1 (on the point mass a constant command reaches the point mass's own terminal velocity 100 S u / b); init and hand are the inner plant's", () => {
+  const p = makePlant({ name: "muscle" });
+  const pm = new PointMass();
+  let s = new Float64Array(2 * p.nState);
+  p.init(2, [0, 0, 3, -4], s);
+  const h = new Float64Array(4);
+  p.hand(2, s, h);
+  assert.deepEqual([...h], [0, 0, 3, -4]);
+  const next = new Float64Array(2 * p.nState);
+  const v = new Float64Array(4);
+  const u = [2, -1, 0.5, 7];
+  for (let k = 0; k < 300; k++) {
+    p.step(2, s, u, null, next, v);
+    s = Float64Array.from(next);
+  }
+  for (let i = 0; i < 4; i++) assert.ok(Math.abs(v[i] - (100 * pm.commandScale * u[i]) / pm.viscosity) < 1e-9, `v ${v[i]} for u ${u[i]}`);
+  // In the first step the agonist passes only dt / tauActivation of the command to the mass.
+  const s0 = new Float64Array(p.nState);
+  const n1 = new Float64Array(p.nState);
+  const v1 = new Float64Array(2);
+  p.step(1, s0, [3, 0], null, n1, v1);
+  const m1 = new Float64Array(4);
+  const w1 = new Float64Array(2);
+  pm.step(1, new Float64Array(4), [2, 0], null, m1, w1);
+  assert.ok(Math.abs(v1[0] - w1[0]) < 1e-15 && v1[1] === 0);
+});
+
+test("muscle: options are recorded with the inner plant's spelled out; a time constant below dt or an unknown inner plant is refused in one line", () => {
+  const m = makePlant({ name: "muscle", options: { plant: "two_joint_arm", tauDeactivation: 0.04 } });
+  assert.ok(m instanceof Muscle && m.inner instanceof TwoJointArm && m.nState === 8);
+  assert.deepEqual(m.options, { plant: "two_joint_arm", plantOptions: JSON.parse(JSON.stringify(TWO_JOINT_ARM_DEFAULTS)), tauActivation: 0.015, tauDeactivation: 0.04 });
+  assert.deepEqual(normalisePlant({ name: "muscle" }), { name: "muscle", options: { plant: "point_mass", plantOptions: {}, tauActivation: 0.015, tauDeactivation: 0.05 } });
+  assert.equal((makePlant({ name: "muscle", options: { plantOptions: { mass: 2 } } }) as Muscle).inner.options.mass, 2);
+  assert.throws(() => makePlant({ name: "muscle", options: { tauActivation: 0.005 } }), /^ParameterError: tauActivation: must be at least the step dt = 0\.01 s/);
+  assert.throws(() => makePlant({ name: "muscle", options: { plant: "rocket" } }), /^ParameterError: plant: must be one of "massless", "point_mass", "two_joint_arm", "muscle"/);
+});
+
 // --- gradients ----------------------------------------------------------------------------------------
 
 test("backward of one step matches central finite differences of step (float64, state, command and force) for every plant", () => {
   for (const [label, make] of PLANTS) {
     const p = make();
-    const x = inputs(p, 6, 3, 1);
+    const x = smoothInputs(p, 6, 3, 1);
     const w = weights(p, x, 7);
     const g = chainGradient(p, x, w);
     const fd = chainFd(p, x, w);
@@ -439,12 +568,13 @@ test("backward chained over 20 steps matches finite differences of the whole cha
   for (const [label, make] of PLANTS) {
     for (const withForce of [true, false]) {
       const p = make();
-      const x = inputs(p, 8, 3, 20, withForce);
-      if (p instanceof TwoJointArm) {
+      const x = smoothInputs(p, 8, 3, 20, withForce);
+      const a = armOf(p);
+      if (a !== null) {
         // The arm stays inside its joint limits (the smooth region) along the whole chain.
         const { S } = rollout(p, x);
-        for (let i = 0; i < S.length; i += 4) {
-          assert.ok(S[i] > p.lower[0] && S[i] < p.upper[0] && S[i + 1] > p.lower[1] && S[i + 1] < p.upper[1]);
+        for (let i = 0; i < S.length; i += p.nState) {
+          assert.ok(S[i] > a.lower[0] && S[i] < a.upper[0] && S[i + 1] > a.lower[1] && S[i + 1] < a.upper[1]);
         }
       }
       const w = weights(p, x, 9);
@@ -533,7 +663,7 @@ test("float32 runs every plant and matches float64 (states, velocities and the c
     const r32 = rollout(p, x, Float32Array);
     assert.ok(r32.S instanceof Float32Array);
     assert.ok(rel(r32.S, r64.S) < F32_TOL, `${label} states: ${rel(r32.S, r64.S)}`);
-    const vTol = p instanceof TwoJointArm ? F32_ARM_V_TOL : F32_TOL;
+    const vTol = armOf(p) !== null ? F32_ARM_V_TOL : F32_TOL;
     assert.ok(rel(r32.V, r64.V) < vTol, `${label} velocities: ${rel(r32.V, r64.V)}`);
     const w = weights(p, x, 13);
     const g64 = chainGradient(p, x, w, Float64Array);

@@ -95,7 +95,7 @@ test("pre-training and RFLO run through a point mass: the pre-training loss fall
 });
 
 test("through a plant the float32 engine (native kernels with the plant's steps in between) agrees with float64 TypeScript", () => {
-  for (const name of ["point_mass", "two_joint_arm"]) {
+  for (const name of ["point_mass", "two_joint_arm", "muscle"]) {
     const n32 = net.initNetwork({ N: 16, e0: "zero", plant: { name } }, Rng.seeded(4, "weights"), "float32");
     const n64 = net.cloneNetwork(n32, "float64");
     const b = batch();
@@ -118,7 +118,7 @@ test("through a plant the float32 engine (native kernels with the plant's steps 
 });
 
 test("online BPTT through a plant: float32 (native) agrees with float64 TypeScript, and an adaptation run learns", () => {
-  for (const name of ["point_mass", "two_joint_arm"]) {
+  for (const name of ["point_mass", "two_joint_arm", "muscle"]) {
     const n32 = net.initNetwork({ N: 16, e0: "zero", plant: { name } }, Rng.seeded(4, "weights"), "float32");
     const n64 = net.cloneNetwork(n32, "float64");
     const b = batch();

@@ -1,8 +1,8 @@
 /**
  * Plants: the effector the network's output drives (issue 24), behind one interface (plant.ts) and found by
  * name in a registry: `massless` (the default, the paper's hand: the output is the hand velocity),
- * `point_mass` (a viscous point mass driven by a force) and `two_joint_arm` (a torque-driven planar arm, Li
- * and Todorov 2004). Each has an exact hand-written vector-Jacobian product of its step, for BPTT, and a
+ * `point_mass` (a viscous point mass driven by a force), `two_joint_arm` (a torque-driven planar arm, Li
+ * and Todorov 2004) and `muscle` (first-order activation dynamics in front of any of them, or of a user's). Each has an exact hand-written vector-Jacobian product of its step, for BPTT, and a
  * TensorFlow.js version (tf.ts) that checks it.
  *
  *   const arm = plant.makePlant({ name: "two_joint_arm", options: { commandScale: 0.2 } });
@@ -13,11 +13,13 @@ import type { Plant } from "./plant";
 import { MASSLESS_DEFAULTS, MasslessHand, MasslessOptions } from "./massless";
 import { POINT_MASS_DEFAULTS, PointMass, PointMassOptions } from "./pointMass";
 import { TWO_JOINT_ARM_DEFAULTS, TwoJointArm, TwoJointArmOptions } from "./twoJointArm";
+import { MUSCLE_DEFAULTS, Muscle, MuscleOptions } from "./muscle";
 
 export * from "./plant";
 export * from "./massless";
 export * from "./pointMass";
 export * from "./twoJointArm";
+export * from "./muscle";
 export * from "./tf";
 
 /** The plant used when none is named: the massless hand. */
@@ -63,6 +65,18 @@ plantRegistry.register({
   description: "a planar shoulder-elbow arm driven by joint torques (Li and Todorov 2004), with joint limits, semi-implicit Euler",
   defaults: JSON.parse(JSON.stringify(TWO_JOINT_ARM_DEFAULTS)),
   create: (o) => new TwoJointArm(o as unknown as TwoJointArmOptions),
+  source: { kind: "built-in" },
+});
+
+plantRegistry.register({
+  name: "muscle",
+  description: "first-order activation dynamics (tauActivation 0.015 s, tauDeactivation 0.05 s) in front of another plant (plant=point_mass), explicit Euler",
+  defaults: JSON.parse(JSON.stringify(MUSCLE_DEFAULTS)),
+  create: (o) => {
+    const m = o as unknown as MuscleOptions;
+    if (typeof m.plant !== "string") throw new ParameterError("plant", `must name the plant the activations drive, got ${JSON.stringify(m.plant)}`);
+    return new Muscle(m, makePlant({ name: m.plant, options: plainOptions("plantOptions", m.plantOptions ?? {}) }));
+  },
   source: { kind: "built-in" },
 });
 

@@ -9,6 +9,7 @@ import type { Plant } from "./plant";
 import { MasslessHand } from "./massless";
 import { PointMass } from "./pointMass";
 import { TwoJointArm } from "./twoJointArm";
+import { Muscle } from "./muscle";
 
 type TF = typeof tfType;
 type Tensor = tfType.Tensor;
@@ -33,7 +34,24 @@ export function tfStep(tf: typeof tfType, plant: Plant, state: tfType.Tensor, co
   }
   if (plant instanceof PointMass) return pointMass(tf, plant, state, command, force);
   if (plant instanceof TwoJointArm) return arm(tf, plant, state, command, force);
+  if (plant instanceof Muscle) return muscle(tf, plant, state, command, force);
   throw new ParameterError("plant", `${JSON.stringify(plant.name)} has no TensorFlow.js version (built-in plants only)`);
+}
+
+function muscle(tf: TF, p: Muscle, state: Tensor, command: Tensor, force: Tensor | null): TfStep {
+  const B = state.shape[0] as number;
+  const n = p.inner.nState;
+  const m = p.nCommand;
+  const s = tf.slice(state, [0, 0], [B, n]);
+  // a' = a + kD (e - a) + (kA - kD) relu(e - a): the two branches of a + (dt / tau)(e - a) in one expression.
+  const lag = (e: Tensor, a: Tensor): Tensor => {
+    const d = tf.sub(e, a);
+    return tf.add(tf.add(a, tf.mul(p.kDeactivation, d)), tf.mul(p.kActivation - p.kDeactivation, tf.relu(d)));
+  };
+  const ap = lag(tf.relu(command), tf.slice(state, [0, n], [B, m]));
+  const am = lag(tf.relu(tf.neg(command)), tf.slice(state, [0, n + m], [B, m]));
+  const inner = tfStep(tf, p.inner, s, tf.sub(ap, am), force);
+  return { next: tf.concat([inner.next, ap, am], 1), v: inner.v };
 }
 
 function pointMass(tf: TF, p: PointMass, state: Tensor, command: Tensor, force: Tensor | null): TfStep {
