@@ -51,7 +51,7 @@ for (const [fb, seed] of PRETRAINED) {
 // Networks pre-trained on the extensions' variants (notebooks 10 and 11): the paper's protocol with one
 // named change each. Their recorded test errors are recomputed from the weights, and the current engine
 // reproduces their first 3 batches.
-const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: string; fbDensity?: number; fbVelocityGain?: number; learned?: number }][] = [
+const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: string; fbDensity?: number; fbVelocityGain?: number; learned?: number; inner?: string }][] = [
   ["pretrain-fb-instructed-seed1", { fbDelay: 0, variant: "instructed_delay" }],
   ...[2, 5, 10, 20].map((d): [string, { fbDelay: number }] => [`pretrain-fb-delay${d}-seed1`, { fbDelay: d }]),
   // The second and third networks behind a variant (issue 25), as they are shipped.
@@ -66,6 +66,8 @@ const VARIANT_NETWORKS: [string, { fbDelay: number; variant?: string; plant?: st
   // feedback off (0.017, 0.060, 0.022): nothing corrects the open-loop arm, so its bar is 0.025, not 0.02.
   ["pretrain-nofb-twojointarm-seed1", { fbDelay: 0, plant: "two_joint_arm", fbDensity: 0, learned: 0.025 }],
   ["pretrain-fb-vel0.05-pointmass-seed1", { fbDelay: 0, plant: "point_mass", fbVelocityGain: 0.05 }],
+  // The arm with muscles in front (plant/muscle.ts, its defaults).
+  ["pretrain-fb-muscle-twojointarm-seed1", { fbDelay: 0, plant: "muscle", inner: "two_joint_arm" }],
 ];
 const SHIPPED_VARIANT_NETWORKS = VARIANT_NETWORKS.filter(([name]) => fs.existsSync(dataPath("pretrained", `${name}.safetensors`)));
 for (const [name, want] of SHIPPED_VARIANT_NETWORKS) {
@@ -84,6 +86,7 @@ for (const [name, want] of SHIPPED_VARIANT_NETWORKS) {
     assert.equal(c.reach.preparation !== undefined, want.variant === "instructed_delay");
     assert.equal(c.network.nIn, want.variant === "instructed_delay" ? 4 : 3);
     assert.equal(ck.network.config.plant?.name, want.plant, "the plant it was pre-trained through");
+    if (want.inner) assert.equal(ck.network.config.plant?.options?.plant, want.inner, "the plant its muscles drive");
     assert.equal((ck.metrics as { batchesDone: number }).batchesDone, 5000);
     const ev = evaluate(ck.network, testSets(c), c.seed);
     const recorded = (ck.metrics as { lastEval: Record<string, number> }).lastEval;
@@ -241,7 +244,8 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 // from network 1's sweeps (-best), RFLO through the point mass also at 5e-6 (-lr5e-6), and the curl field;
 // the arm at the paper's rates on network 1 (-rot30-net1; the point mass's has its own test below). A folder
 // is shipped as its runs finish, a condition with all 3 seeds at once: the test checks every condition
-// shipped (the title names them) against the full set. The velocity-feedback network has RFLO's runs only.
+// shipped (the title names them) against the full set. The velocity-feedback network has RFLO's runs only;
+// the muscle arm's network the four rules at the arm's -best rates.
 // BPTT+c's best rate through either plant is the paper's: in the -best folders of network 1 its runs are
 // those of <plant>-rot30-net1, copied.
 const ALL4 = ["rflo+c", "rflo", "bptt+c", "bptt"];
@@ -262,6 +266,8 @@ const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: nu
   })),
   // RFLO+c and RFLO through the point mass's network pre-trained with velocity feedback (the rates of -best / -lr5e-6).
   ["pointmass-vel0.05-rot30-net1", "pretrain-fb-vel0.05-pointmass-seed1", ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0 }],
+  // The four rules through the arm with muscles, at the arm's rates (-best).
+  ["muscle-twojointarm-rot30-net1", "pretrain-fb-muscle-twojointarm-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
 ];
 for (const [folder, network, all, want] of PLANT_RUNS) {
   if (!fs.existsSync(dataPath("results", folder))) continue; // shipped as the runs finish
