@@ -270,7 +270,7 @@ export class Adapter {
     const net = this.seen;
     const wRec = net.params.wRec;
     this.wStart.set(wRec);
-    const ro = beginRollout(net, batch, { feedback: c.control, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain, perturbations: this.during });
+    const ro = beginRollout(net, batch, { feedback: c.control, controlGain: c.controlGain, detachFeedback: true, init: this.initRng, reuse: this.ro, curlGain: c.curlGain, perturbations: this.during });
     this.ro = ro;
     const wFbEff = effectiveFeedback(net);
     this.x0.set(ro.x.subarray(0, net.config.N));

@@ -103,6 +103,13 @@ export interface AdaptConfig {
    */
   fbDelay: number | null;
   /**
+   * The controller's strength during learning trials: the fed-back error is scaled by it before W_fb (network
+   * SimulateOptions.controlGain; 1, the default: the pre-trained network's own controller; "+c" conditions
+   * only, the control input being off otherwise). The local rules' learning signal W_fb e is not scaled, and
+   * tests run with feedback off, so only the control during learning changes.
+   */
+  controlGain: number;
+  /**
    * A rule that lets the feedback weights W_fb learn during adaptation (feedbackRules: the built-in
    * noise_mirror, or a registered one), by name and options; null (the paper's, the default): W_fb is fixed.
    * The control input and the local rules' learning signal both use the W_fb it leaves.
@@ -177,6 +184,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
     testGradient: false,
     curlGain: 0,
     fbDelay: null,
+    controlGain: 1,
     feedbackRule: null,
     ...overrides,
     ruleOptions: {},
@@ -204,6 +212,7 @@ export function adaptConfig(overrides: AdaptOverrides = {}): AdaptConfig {
   positive("lr", c.lr);
   finite("curlGain", c.curlGain);
   if (c.fbDelay !== null) integer("fbDelay", c.fbDelay, 0);
+  if (finite("controlGain", c.controlGain) < 0) throw new ParameterError("controlGain", `must be >= 0, got ${c.controlGain}`);
   integer("trials", c.trials, 0);
   finite("rotationDeg", c.rotationDeg);
   integer("seed", c.seed, 0);

@@ -171,6 +171,7 @@ export function lossGradient(
   const nE = ro.e.length;
   const nR = ro.r.length;
   const feedbackGrad = ro.feedback && !ro.detachFeedback;
+  if (feedbackGrad && ro.controlGain !== 1) throw new ParameterError("controlGain", `the gradient through the feedback loop does not handle a control gain (${ro.controlGain}) yet: simulate with detachFeedback, or gain 1`);
   const position = errorMode === "position";
   const filter = feedbackFilter(net.config);
 

@@ -230,6 +230,12 @@ export interface SimulateOptions {
    * change the forward pass; gradient code reads it from the rollout.
    */
   detachFeedback?: boolean;
+  /**
+   * Scales the fed-back error before W_fb (default 1): the control input is c_k = controlGain (M o W_fb) E[k-d],
+   * and the rollout's eps holds the scaled error. Only forward: a gradient through the feedback loop
+   * (detachFeedback false) refuses a gain other than 1. A replayed error is used as given.
+   */
+  controlGain?: number;
   /** Initial pre-activations [B, N]; otherwise drawn from `init` as U(-x0Scale, x0Scale). */
   x0?: ArrayLike<number>;
   /** Stream for the initial state (required unless x0 is given). */
@@ -273,6 +279,8 @@ export interface Rollout<A extends FArray = FArray> {
   feedback: boolean;
   /** Whether gradients treat the fed-back error as a constant (SimulateOptions.detachFeedback). */
   detachFeedback: boolean;
+  /** The fed-back error's scale before W_fb (SimulateOptions.controlGain; 1: the network's own controller). */
+  controlGain: number;
   /** The curl force field's gain (SimulateOptions.curlGain; 0: none). push holds the realised pushes. */
   curlGain: number;
   /** The perturbations that push the hand at every step (the curl field first); push holds the realised pushes. */
@@ -319,6 +327,7 @@ function newRollout(dtype: DType, T: number, B: number, N: number, nIn: number, 
     T, B, N, nOut,
     feedback: true,
     detachFeedback: false,
+    controlGain: 1,
     curlGain: 0,
     pushers: [],
     cursor: null,
@@ -402,6 +411,7 @@ export function beginRollout(net: Network, batch: TrialBatch, options: SimulateO
   if (!ro || ro.T !== T || ro.B !== B || ro.N !== N || dtypeOf(ro.x) !== dtype) ro = newRollout(dtype, T, B, N, nIn, nOut);
   ro.feedback = options.feedback ?? true;
   ro.detachFeedback = options.detachFeedback ?? false;
+  ro.controlGain = finite("controlGain", options.controlGain ?? 1);
   ro.curlGain = finite("curlGain", options.curlGain ?? 0);
   ro.pushers = [...(ro.curlGain !== 0 ? [curlField(ro.curlGain)] : []), ...(options.perturbations ?? []).filter((p) => p.push !== undefined)];
   const map = cursorMap(options.perturbations);
@@ -486,7 +496,10 @@ export function stepRollout(net: Network, ro: Rollout, k: number, wFbEff: FArray
   // Pushes of this step from the perturbations that act on the hand (a curl field: from this step's velocity).
   for (let i = 0; i < ro.pushers.length; i++) ro.pushers[i].push!(k, ro);
   if (replay) for (let i = 0; i < BO; i++) eps[i] = replay[k * BO + i];
-  else feedbackError(net.config, ro, k - fbDelay, eps);
+  else {
+    feedbackError(net.config, ro, k - fbDelay, eps);
+    if (ro.controlGain !== 1) for (let i = 0; i < BO; i++) eps[i] *= ro.controlGain;
+  }
   const native = ro.x instanceof Float32Array ? nativeKernels() : null;
   if (native) {
     const f = (a: FArray) => a as Float32Array;

@@ -9,6 +9,7 @@ import { Adapter, DivergenceError, adaptConfig, effectiveLr, PAPER_LR } from "..
 import { Pretrainer, pretrainConfig } from "../src/train";
 import { nativeAvailable, setEngine } from "../src/kernels";
 import { Rflo } from "../src/rules";
+import { lossGradient } from "../src/loss";
 import * as task from "../src/task";
 import { cumulativeEfficiency, functionSpaceEfficiency, meanOver, windowEfficiency, withinTrialEfficiency } from "../src/analysis/efficiency";
 
@@ -275,4 +276,35 @@ test("fbDelay overrides the pre-trained network's feedback delay during learning
   assert.notDeepEqual(losses(pre, {}).losses, over.losses, "the delay changes learning trials");
   assert.equal(losses(built, { fbDelay: null }).a.net.config.fbDelay, 3, "null keeps the network's own");
   assert.throws(() => adaptConfig({ fbDelay: -1 }), /fbDelay: must be an integer >= 0/);
+});
+
+test("controlGain scales the controller during learning: RFLO+c with gain g is the run of a network with g W_fb at rate lr / g (its learning signal W_fb e scales with W_fb), BPTT+c the run with g W_fb at the same rate; loop gradients refuse it", () => {
+  const pre = net.initNetwork({ N: 16 }, Rng.seeded(6), "float64");
+  const g = 0.4;
+  const scaled: net.Network = { config: pre.config, params: { ...pre.params, wFb: pre.params.wFb.map((x) => g * x) } };
+  const run = (n: net.Network, o: Parameters<typeof adaptConfig>[0]) => {
+    const a = new Adapter(n, adaptConfig({ control: true, seed: 2, trials: 6, testEvery: 3, ...o }));
+    a.run();
+    return { w: Float64Array.from(a.net.params.wRec), losses: a.trialLog.map((t) => t.loss), tests: a.testLog.map((t) => t.testError) };
+  };
+  const rel = (a: Float64Array, b: Float64Array) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0) / b.reduce((s, x) => s + x * x, 0));
+  for (const [rule, lrScaled] of [["rflo", 1e-4 / g], ["bptt", 1e-4]] as const) {
+    const withGain = run(pre, { rule, lr: 1e-4, controlGain: g });
+    const built = run(scaled, { rule, lr: lrScaled });
+    assert.ok(rel(withGain.w, Float64Array.from(pre.params.wRec)) > 1e-6, `${rule}: learning moved W_rec`);
+    assert.ok(rel(withGain.w, built.w) < 1e-12, `${rule}: W_rec ${rel(withGain.w, built.w)}`);
+    withGain.losses.forEach((l, i) => assert.ok(Math.abs(l - built.losses[i]) <= 1e-12 * l, `${rule}: trial ${i} loss`));
+    assert.notDeepEqual(withGain.losses, run(pre, { rule, lr: 1e-4 }).losses, `${rule}: the gain changes learning trials`);
+  }
+  assert.deepEqual(run(pre, { rule: "rflo", lr: 1e-4, controlGain: 1 }).losses, run(pre, { rule: "rflo", lr: 1e-4 }).losses, "gain 1 is the default");
+  assert.throws(() => adaptConfig({ controlGain: -1 }), /controlGain: must be >= 0/);
+  // The forward pass: the control input is the scaled network's, and eps holds the scaled error.
+  const batch = task.centreOutAll();
+  const x0 = new Float64Array(batch.B * 16).fill(0.1);
+  const a = net.simulate(pre, batch, { x0, controlGain: g });
+  const s = net.simulate(scaled, batch, { x0 });
+  assert.ok(rel(Float64Array.from(a.x), Float64Array.from(s.x)) < 1e-14 && rel(Float64Array.from(a.c), Float64Array.from(s.c)) < 1e-14);
+  const grads = Object.fromEntries(net.PARAM_NAMES.map((k) => [k, new Float64Array(pre.params[k].length)])) as never;
+  assert.throws(() => lossGradient(pre, a, grads), /^ParameterError: controlGain: the gradient through the feedback loop does not handle a control gain \(0\.4\) yet/);
+  assert.doesNotThrow(() => lossGradient(pre, net.simulate(pre, batch, { x0, controlGain: g, detachFeedback: true }), grads));
 });
