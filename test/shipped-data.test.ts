@@ -182,7 +182,7 @@ test("the current engine reproduces the first 10 trials of every shipped adaptat
  */
 function checkAdaptFolder(
   name: string, network: string, conditions: string[],
-  want: { rotationDeg: number; curlGain: number; variant?: string; fbDelay?: number; perturbations?: { name: string; options: Record<string, unknown> }[]; feedbackRule?: string | null },
+  want: { rotationDeg: number; curlGain: number; variant?: string; fbDelay?: number; perturbations?: { name: string; options: Record<string, unknown> }[]; feedbackRule?: string | null; controlGain?: number },
 ) {
   const dir = dataPath("results", name);
   const file = dataPath("pretrained", `${network}.safetensors`);
@@ -199,6 +199,7 @@ function checkAdaptFolder(
     assert.equal(summary.config.curlGain, want.curlGain);
     if (want.perturbations) assert.deepEqual(summary.config.perturbations, want.perturbations, `${what}: its perturbations`);
     if (want.feedbackRule !== undefined) assert.equal(summary.config.feedbackRule?.name ?? null, want.feedbackRule, `${what}: its feedback rule`);
+    assert.equal(summary.config.controlGain ?? 1, want.controlGain ?? 1, `${what}: its controller's gain during learning`);
     assert.equal(summary.config.reach.preparation !== undefined, want.variant === "instructed_delay", `${what}: the task variant of its network`);
     const wrec = fs.existsSync(`${dir}/${run.condition}-seed${run.seed}.wrec.safetensors`);
     if (run.diverged) {
@@ -250,7 +251,7 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 // those of <plant>-rot30-net1, copied.
 const ALL4 = ["rflo+c", "rflo", "bptt+c", "bptt"];
 const CURSOR30 = { rotationDeg: 0, curlGain: 0, perturbations: [{ name: "cursor_rotation", options: { deg: 30 } }] };
-const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: number; perturbations?: { name: string; options: Record<string, unknown> }[] }][] = [
+const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: number; perturbations?: { name: string; options: Record<string, unknown> }[]; controlGain?: number }][] = [
   ["twojointarm-rot30-net1", "pretrain-fb-twojointarm-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
   ...[1, 2, 3].flatMap((n) => (["pointmass", "twojointarm"] as const).flatMap((plant): typeof PLANT_RUNS => {
     const network = `pretrain-fb-${plant}-seed${n}`;
@@ -268,6 +269,12 @@ const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: nu
   ["pointmass-vel0.05-rot30-net1", "pretrain-fb-vel0.05-pointmass-seed1", ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0 }],
   // The four rules through the arm with muscles, at the arm's rates (-best).
   ["muscle-twojointarm-rot30-net1", "pretrain-fb-muscle-twojointarm-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
+  // RFLO+c through the arm with a weaker controller during learning (--control-gain; 1.5e-6 and 5e-6), and
+  // BPTT+c at gain 0.25 on network 1: does the controller's strength decide what control costs?
+  ...[0.5, 0.25].flatMap((g) => [1, 2, 3].flatMap((n): typeof PLANT_RUNS => [
+    [`twojointarm-controlgain${g}-rot30-net${n}`, `pretrain-fb-twojointarm-seed${n}`, g === 0.25 && n === 1 ? ["rflo+c", "bptt+c"] : ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }],
+    [`twojointarm-controlgain${g}-rot30-lr5e-6-net${n}`, `pretrain-fb-twojointarm-seed${n}`, ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }],
+  ])),
 ];
 for (const [folder, network, all, want] of PLANT_RUNS) {
   if (!fs.existsSync(dataPath("results", folder))) continue; // shipped as the runs finish
