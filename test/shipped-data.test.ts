@@ -269,12 +269,14 @@ const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: nu
   ["pointmass-vel0.05-rot30-net1", "pretrain-fb-vel0.05-pointmass-seed1", ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0 }],
   // The four rules through the arm with muscles, at the arm's rates (-best).
   ["muscle-twojointarm-rot30-net1", "pretrain-fb-muscle-twojointarm-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
-  // RFLO+c through the arm with a weaker controller during learning (--control-gain; 1.5e-6 and 5e-6), and
+  // RFLO+c through the arm with a weaker controller during learning (--control-gain 0.5, 0.25; 1.5e-6 and 5e-6), and
   // BPTT+c at gain 0.25 on network 1: does the controller's strength decide what control costs?
   ...[0.5, 0.25].flatMap((g) => [1, 2, 3].flatMap((n): typeof PLANT_RUNS => [
     [`twojointarm-controlgain${g}-rot30-net${n}`, `pretrain-fb-twojointarm-seed${n}`, g === 0.25 && n === 1 ? ["rflo+c", "bptt+c"] : ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }],
     [`twojointarm-controlgain${g}-rot30-lr5e-6-net${n}`, `pretrain-fb-twojointarm-seed${n}`, ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }],
   ])),
+  // The same at gain 0 (no control input: RFLO in effect) and 2 (a stronger controller), 1.5e-6.
+  ...[0, 2].flatMap((g) => [1, 2, 3].map((n): (typeof PLANT_RUNS)[number] => [`twojointarm-controlgain${g}-rot30-net${n}`, `pretrain-fb-twojointarm-seed${n}`, ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }])),
 ];
 for (const [folder, network, all, want] of PLANT_RUNS) {
   if (!fs.existsSync(dataPath("results", folder))) continue; // shipped as the runs finish
