@@ -277,6 +277,10 @@ const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: nu
   ])),
   // The same at gain 0 (no control input: RFLO in effect) and 2 (a stronger controller), 1.5e-6.
   ...[0, 2].flatMap((g) => [1, 2, 3].map((n): (typeof PLANT_RUNS)[number] => [`twojointarm-controlgain${g}-rot30-net${n}`, `pretrain-fb-twojointarm-seed${n}`, ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }])),
+  // BPTT+c at 1e-5 on network 1, gains 0.25 and 1 (at its best rate, 1e-4, gain 0.25 diverges: the folder above).
+  ...[0.25, 1].map((g): (typeof PLANT_RUNS)[number] => [`twojointarm-controlgain${g}-rot30-lr1e-5-net1`, "pretrain-fb-twojointarm-seed1", ["bptt+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }]),
+  // The control: RFLO+c on the massless hand at gains 0.5, 0.25 and 2 (the paper's rate), its 3 networks.
+  ...[0.5, 0.25, 2].flatMap((g) => [1, 2, 3].map((n): (typeof PLANT_RUNS)[number] => [`controlgain${g}-rot30-net${n}`, `pretrain-fb-seed${n}`, ["rflo+c"], { rotationDeg: 30, curlGain: 0, controlGain: g }])),
 ];
 for (const [folder, network, all, want] of PLANT_RUNS) {
   if (!fs.existsSync(dataPath("results", folder))) continue; // shipped as the runs finish
