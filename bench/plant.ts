@@ -15,8 +15,8 @@ import type { Named } from "../lib/src/registry";
 
 const quick = process.argv.includes("--quick");
 setThreads(1);
-const PLANTS: (Named | null)[] = [null, { name: "point_mass" }, { name: "two_joint_arm" }];
-const label = (p: Named | null) => p?.name ?? "massless (no plant)";
+const PLANTS: (Named | null)[] = [null, { name: "point_mass" }, { name: "two_joint_arm" }, { name: "muscle", options: { plant: "two_joint_arm" } }];
+const label = (p: Named | null) => (p === null ? "massless (no plant)" : typeof p.options?.plant === "string" ? `${p.name} + ${p.options.plant}` : p.name);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
