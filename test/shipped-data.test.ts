@@ -245,8 +245,8 @@ for (const [n, conditions] of [[2, ["rflo+c", "rflo", "bptt+c", "bptt"]], [3, ["
 // from network 1's sweeps (-best), RFLO through the point mass also at 5e-6 (-lr5e-6), and the curl field;
 // the arm at the paper's rates on network 1 (-rot30-net1; the point mass's has its own test below). A folder
 // is shipped as its runs finish, a condition with all 3 seeds at once: the test checks every condition
-// shipped (the title names them) against the full set. The velocity-feedback network has RFLO's runs only;
-// the muscle arm's network the four rules at the arm's -best rates.
+// shipped (the title names them) against the full set. The velocity-feedback network has the four rules at the
+// point mass's rates, the muscle arm's network at the arm's -best rates.
 // BPTT+c's best rate through either plant is the paper's: in the -best folders of network 1 its runs are
 // those of <plant>-rot30-net1, copied.
 const ALL4 = ["rflo+c", "rflo", "bptt+c", "bptt"];
@@ -265,8 +265,8 @@ const PLANT_RUNS: [string, string, string[], { rotationDeg: number; curlGain: nu
       ] as typeof PLANT_RUNS) : []),
     ];
   })),
-  // RFLO+c and RFLO through the point mass's network pre-trained with velocity feedback (the rates of -best / -lr5e-6).
-  ["pointmass-vel0.05-rot30-net1", "pretrain-fb-vel0.05-pointmass-seed1", ["rflo+c", "rflo"], { rotationDeg: 30, curlGain: 0 }],
+  // The four rules through the point mass's network pre-trained with velocity feedback (the rates of -best; RFLO's of -lr5e-6).
+  ["pointmass-vel0.05-rot30-net1", "pretrain-fb-vel0.05-pointmass-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
   // The four rules through the arm with muscles, at the arm's rates (-best).
   ["muscle-twojointarm-rot30-net1", "pretrain-fb-muscle-twojointarm-seed1", ALL4, { rotationDeg: 30, curlGain: 0 }],
   // RFLO+c through the arm with a weaker controller during learning (--control-gain 0.5, 0.25; 1.5e-6 and 5e-6), and
