@@ -2,8 +2,9 @@
  * Plants: the effector the network's output drives (issue 24), behind one interface (plant.ts) and found by
  * name in a registry: `massless` (the default, the paper's hand: the output is the hand velocity),
  * `point_mass` (a viscous point mass driven by a force), `two_joint_arm` (a torque-driven planar arm, Li
- * and Todorov 2004) and `muscle` (first-order activation dynamics in front of any of them, or of a user's). Each has an exact hand-written vector-Jacobian product of its step, for BPTT, and a
- * TensorFlow.js version (tf.ts) that checks it.
+ * and Todorov 2004) and `muscle` (first-order activation dynamics in front of any of them, or of a user's).
+ * Each has an exact hand-written vector-Jacobian product of its step, for BPTT, and a TensorFlow.js version
+ * (tf.ts) that checks it.
  *
  *   const arm = plant.makePlant({ name: "two_joint_arm", options: { commandScale: 0.2 } });
  */

@@ -116,12 +116,10 @@ export class Muscle implements Plant {
   init(B: number, start: ReadArray, state: FArray): void {
     const sc = this.buffers(B, state);
     this.inner.init(B, start, sc.s);
+    this.scatter(B, sc.s, state);
     const n = this.inner.nState;
     const N = this.nState;
-    for (let b = 0; b < B; b++) {
-      for (let i = 0; i < n; i++) state[b * N + i] = sc.s[b * n + i];
-      for (let j = n; j < N; j++) state[b * N + j] = 0;
-    }
+    for (let b = 0; b < B; b++) for (let j = n; j < N; j++) state[b * N + j] = 0;
   }
 
   /** The inner plant's hand. */
@@ -138,9 +136,21 @@ export class Muscle implements Plant {
     for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) s[b * n + i] = state[b * N + i];
   }
 
-  /** One activation's step: a + (dt / tau)(e - a), tau by whether the excitation e is above a. */
+  /** Copies s[B, nState_inner] into each trial's inner state in state[B, nState] (gather's inverse). */
+  private scatter(B: number, s: ReadArray, state: FArray): void {
+    const n = this.inner.nState;
+    const N = this.nState;
+    for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) state[b * N + i] = s[b * n + i];
+  }
+
+  /** dt / tau for an activation a driven by the excitation e: tauActivation while e is above a. */
+  private rate(e: number, a: number): number {
+    return e > a ? this.kActivation : this.kDeactivation;
+  }
+
+  /** One activation's step: a + (dt / tau)(e - a). */
   private lag(e: number, a: number): number {
-    return a + (e > a ? this.kActivation : this.kDeactivation) * (e - a);
+    return a + this.rate(e, a) * (e - a);
   }
 
   /** The activations' step into next (when given) and their difference into sc.a; the inner state into sc.s. */
@@ -169,9 +179,7 @@ export class Muscle implements Plant {
     const sc = this.buffers(B, next);
     this.activate(B, state, command, sc, next);
     this.inner.step(B, sc.s, sc.a, force, sc.next, v);
-    const n = this.inner.nState;
-    const N = this.nState;
-    for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) next[b * N + i] = sc.next[b * n + i];
+    this.scatter(B, sc.next, next);
   }
 
   /**
@@ -189,7 +197,7 @@ export class Muscle implements Plant {
     const n = this.inner.nState;
     const N = this.nState;
     const m = this.nCommand;
-    for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) sc.gNext[b * n + i] = gNext[b * N + i];
+    this.gather(B, gNext, sc.gNext);
     sc.gState.fill(0, 0, B * n);
     this.inner.backward(B, sc.s, sc.a, force, sc.gNext, gV, sc.gState, sc.gA, gForce);
     for (let b = 0; b < B; b++) {
@@ -198,10 +206,8 @@ export class Muscle implements Plant {
         const u = command[b * m + j];
         const ip = b * N + n + j;
         const im = ip + m;
-        const ep = u > 0 ? u : 0;
-        const em = u < 0 ? -u : 0;
-        const kp = ep > state[ip] ? this.kActivation : this.kDeactivation;
-        const km = em > state[im] ? this.kActivation : this.kDeactivation;
+        const kp = this.rate(u > 0 ? u : 0, state[ip]);
+        const km = this.rate(u < 0 ? -u : 0, state[im]);
         const gp = sc.gA[b * m + j] + gNext[ip];
         const gm = -sc.gA[b * m + j] + gNext[im];
         gState[ip] += (1 - kp) * gp;
